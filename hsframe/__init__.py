@@ -1,0 +1,1 @@
+"""hsframe: HubSpot CRM contacts in pandas DataFrames, written back safely."""
