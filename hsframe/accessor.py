@@ -26,6 +26,7 @@ The review widget (``df.hs.review()``) comes with :mod:`hsframe.widgets`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from os import PathLike
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -33,13 +34,13 @@ import pandas as pd
 from hsframe import diff
 from hsframe.schema import Schema
 from hsframe.validate import ValidationReport, validate
+from hsframe.write import PushResult, push
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
     from great_expectations.expectations.expectation import Expectation
 
     from hsframe.client import Client
-    from hsframe.write import PushResult
 
 __all__ = ["HubSpotAccessor", "validate_frame"]
 
@@ -186,6 +187,7 @@ class HubSpotAccessor:
         on_invalid: Literal["raise", "skip"] = "raise",
         on_conflict: Literal["skip", "overwrite"] = "skip",
         progress: bool = True,
+        journal_dir: str | PathLike[str] | None = None,
     ) -> PushResult:
         """Write the changed cells (and new contacts) to HubSpot: validated, checked for
         conflicts, batched and journaled. See :func:`hsframe.write.push`.
@@ -199,6 +201,8 @@ class HubSpotAccessor:
             on_conflict: ``"skip"`` cells changed in HubSpot since the load, or
                 ``"overwrite"`` them.
             progress: Show a progress bar.
+            journal_dir: Where the push's journal goes (default: ``HSFRAME_JOURNAL_DIR``,
+                else ``~/.hsframe/journal``).
 
         Example:
             >>> import hsframe as hs
@@ -206,14 +210,12 @@ class HubSpotAccessor:
             ...     client = hs.connect(token=sb.token, base_url=sb.url)
             ...     df = hs.read_contacts(client, properties=["firstname"], progress=False)
             ...     df.loc[df.index[0], "firstname"] = "Ann"
-            ...     result = df.hs.push(client, progress=False)
-            ...     second = df.hs.push(client, progress=False)
+            ...     result = df.hs.push(client, progress=False, journal_dir=".")
+            ...     again = df.hs.push(client, progress=False, journal_dir=".")
             ...     client.close()
-            >>> len(result.applied), len(second.applied)
+            >>> len(result.applied), again.requests
             (1, 0)
         """
-        from hsframe.write import push  # written after this module; imported when used
-
         return push(
             self._frame,
             client,
@@ -222,6 +224,7 @@ class HubSpotAccessor:
             on_invalid=on_invalid,
             on_conflict=on_conflict,
             progress=progress,
+            journal_dir=journal_dir,
         )
 
     def add(

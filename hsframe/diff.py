@@ -309,9 +309,9 @@ def changes(
     found = origin(frame, base, schema=schema)
     schema, base = found.schema, found.base
     _check_columns(frame, "the frame")
-    _check_columns(base, "base=")
+    _check_columns(base, "the original (base=)")
     ids = _ids(frame, "the frame")
-    base_ids = _ids(base, "base=")
+    base_ids = _ids(base, "the original (base=)")
     base_unknown = np.asarray(pd.isna(base_ids), dtype=bool)
     if base_unknown.any():  # rows not created yet have nothing to compare against
         base, base_ids = base.loc[~base_unknown], base_ids[~base_unknown]
@@ -444,9 +444,17 @@ def _differ(mine: Any, theirs: Any) -> np.ndarray:
         equal = mine == theirs
     except (TypeError, ValueError):
         return np.ones(n, dtype=bool)
-    equal = pd.array(equal, dtype="boolean").to_numpy(dtype=bool, na_value=False)
-    both_missing = np.asarray(pd.isna(mine), dtype=bool) & np.asarray(pd.isna(theirs), dtype=bool)
-    return np.asarray(~(equal | both_missing), dtype=bool)
+    if isinstance(equal, np.ndarray):
+        same = equal.astype(bool, copy=False)
+    else:  # a masked or Arrow boolean array: NA (one side missing) is "not equal"
+        same = equal.to_numpy(dtype=bool, na_value=False)
+    both_missing = _missing(mine) & _missing(theirs)
+    return np.asarray(~(same | both_missing), dtype=bool)
+
+
+def _missing(values: Any) -> np.ndarray:
+    isna = getattr(values, "isna", None)  # extension arrays know their own NA fast
+    return np.asarray(isna() if isna is not None else pd.isna(values), dtype=bool)
 
 
 def _same_buffers(mine: Any, theirs: Any) -> bool:
@@ -556,8 +564,9 @@ def _index_story(frame: pd.DataFrame) -> str:
         )
     if isinstance(frame.index, pd.RangeIndex):
         return (
-            "its index is 0, 1, 2, ... (was it reset with drop=True, or were rows appended "
-            "with pd.concat?)."
+            "its index is 0, 1, 2, ... (was it reset with drop=True, merged with df.merge, "
+            "which drops the index unless left_index=True, or were rows appended with "
+            "pd.concat?)."
         )
     return (
         f"its index is named {frame.index.name!r}, not 'id' (were rows appended with pd.concat?)."

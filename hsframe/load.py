@@ -193,13 +193,14 @@ def read_contacts(
         HubSpotError: What HubSpot answered, after the transport's retries.
 
     Example:
-        >>> import hsframe as hs
-        >>> with hs.sandbox.Sandbox(contacts=300) as sb:
-        ...     client = hs.connect(token=sb.token, base_url=sb.url)
+        >>> from hsframe.client import connect
+        >>> from hsframe.sandbox import Sandbox
+        >>> with Sandbox(contacts=300) as sb:
+        ...     client = connect(token=sb.token, base_url=sb.url)
         ...     df = read_contacts(client, properties=["email", "lifecyclestage"],
         ...                        where={"lifecyclestage": "lead"}, progress=False)
         ...     client.close()
-        >>> df.index.name, str(df.index.dtype), set(df["lifecyclestage"].dropna())
+        >>> df.index.name, str(df.index.dtype), set(df["lifecyclestage"].str.lower())
         ('id', 'Int64', {'lead'})
     """
     if archived and where is not None:

@@ -130,6 +130,7 @@ _INT_RE = r"^[+-]?\d{1,19}$"
 _DIGITS_RE = r"^-?\d{1,15}$"
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _MAX_EXAMPLES = 5
+_COLUMNS_PER_PASS = 16
 
 
 class CodecError(HubSpotError, ValueError):
@@ -321,7 +322,8 @@ class Schema:
             data: Either records as the API returns them (``[{"id": "1", "properties":
                 {...}}, ...]``; the frame is then indexed by the contact id as ``Int64``
                 named ``id``), or a DataFrame of wire strings (its index is kept, except that
-                an index of id strings becomes ``Int64``).
+                contact ids, as id strings or an integer index named ``id``, become
+                ``Int64``).
             properties: The columns to build, in order. Default: every schema property for
                 records, every column for a frame. A property absent from a record is NA.
 
@@ -340,21 +342,22 @@ class Schema:
         if isinstance(data, pd.DataFrame):
             names = list(data.columns) if properties is None else list(properties)
             props = [self._get(n) for n in names]
-            columns = {p.name: _decode_array(p, _wire_array(data[p.name])) for p in props}
-            return pd.DataFrame(columns, index=_id_index(data.index), columns=names)
+            typed = {p.name: _decode_array(p, _wire_array(data[p.name])) for p in props}
+            return pd.DataFrame(typed, index=_id_index(data.index), columns=names)
         names = list(self.names) if properties is None else list(properties)
         props = [self._get(n) for n in names]
-        struct_type = pa.struct([(p.name, pa.string()) for p in props])
         bags = [record.get("properties") or {} for record in data]
-        try:
-            structs = pa.array(bags, type=struct_type)
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            # Not all strings (hand-made records with numbers in them): stringify first.
-            bags = [{k: _as_wire(v) for k, v in bag.items()} for bag in bags]
-            structs = pa.array(bags, type=struct_type)
         ids = np.fromiter((int(record["id"]) for record in data), dtype=np.int64, count=len(bags))
         index = pd.Index(pd.array(ids, dtype=INT), name="id")
-        columns = {p.name: _decode_array(p, structs.field(i)) for i, p in enumerate(props)}
+        columns: dict[str, Any] = {}
+        # A few columns at a time: the Arrow copy of the wire strings never holds more than
+        # a slice of the frame, so decoding peaks at a small multiple of the frame's size.
+        for start in range(0, len(props), _COLUMNS_PER_PASS):
+            chunk = props[start : start + _COLUMNS_PER_PASS]
+            structs = _struct_array(bags, chunk)
+            for i, prop in enumerate(chunk):
+                columns[prop.name] = _decode_array(prop, structs.field(i))
+            del structs
         return pd.DataFrame(columns, index=index, columns=names)
 
     # -- typed -> wire ---------------------------------------------------------------------
@@ -529,6 +532,18 @@ def _wire_array(series: pd.Series) -> pa.Array:
     return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
 
 
+def _struct_array(bags: list[Mapping[str, Any]], props: Sequence[_Property]) -> pa.StructArray:
+    """The named properties of every record, as one Arrow struct array of strings."""
+    struct_type = pa.struct([(p.name, pa.string()) for p in props])
+    try:
+        return pa.array(bags, type=struct_type)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        # Not all strings (hand-made records with numbers in them): stringify first.
+        names = [p.name for p in props]
+        cleaned = [{n: _as_wire(bag.get(n)) for n in names} for bag in bags]
+        return pa.array(cleaned, type=struct_type)
+
+
 def _as_wire(value: Any) -> str | None:
     if value is None:
         return None
@@ -538,7 +553,10 @@ def _as_wire(value: Any) -> str | None:
 
 
 def _id_index(index: pd.Index) -> pd.Index:
-    """Keep a frame's index, but read id strings (``"123"``) as the ``Int64`` contact id."""
+    """Keep a frame's index, but read contact ids (an integer index named ``id``, or id
+    strings such as ``"123"``) as the ``Int64`` index loaded frames have."""
+    if index.name == "id" and pd.api.types.is_integer_dtype(index.dtype):
+        return pd.Index(index.astype(INT), name="id")
     if index.dtype == object or isinstance(index.dtype, pd.StringDtype):
         values = pd.Series(index, dtype=STRING)
         if len(values) and bool(values.str.fullmatch(r"\d{1,18}").all()):
@@ -871,6 +889,11 @@ def _datetime(prop: _Property, value: Any) -> str:
 def _enumeration(prop: _Property, value: Any) -> str:
     if isinstance(value, str):
         return value
+    # Option values are strings; True and 17 for "true" and "17" are unambiguous.
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
     raise _Invalid(f"a {type(value).__name__}, not an option value (a string)")
 
 

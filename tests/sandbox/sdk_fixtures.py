@@ -58,7 +58,7 @@ class TickingClock:
         return time.time() + next(self._ticks)
 
 
-def sandbox(contacts: int) -> Sandbox:
+def ticking_sandbox(contacts: int) -> Sandbox:
     """A sandbox of ``contacts`` generated contacts on the ticking clock (not yet serving)."""
     return Sandbox(contacts=contacts, clock=TickingClock())
 

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import hubspot
@@ -41,9 +41,12 @@ from hubspot.crm.contacts import (
     BatchResponseSimplePublicObject,
     BatchResponseSimplePublicObjectWithErrors,
     BatchResponseSimplePublicUpsertObject,
+    BatchResponseSimplePublicUpsertObjectWithErrors,
     CollectionResponseSimplePublicObjectWithAssociationsForwardPaging,
     CollectionResponseWithTotalSimplePublicObjectForwardPaging,
     ErrorDetail,
+    Filter,
+    FilterGroup,
     PublicGdprDeleteInput,
     PublicMergeInput,
     PublicObjectSearchRequest,
@@ -78,14 +81,21 @@ from sdk_fixtures import (
     embedded_problems,
     error_of,
     ids,
-    sandbox,
+    ticking_sandbox,
 )
 from urllib3.util.retry import Retry
 
 from hsframe.sandbox import Sandbox
 
 CONTACTS = "/crm/v3/objects/contacts"
-DEFAULT_PROPERTIES = {"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"}
+DEFAULT_PROPERTIES = {
+    "createdate",
+    "email",
+    "firstname",
+    "hs_object_id",
+    "lastmodifieddate",
+    "lastname",
+}
 LIFECYCLE = [
     "subscriber",
     "lead",
@@ -110,7 +120,7 @@ MISSING_IN_BATCH = (
 @pytest.fixture(scope="module")
 def shared() -> Iterator[Sandbox]:
     """300 generated contacts, shared by the tests that only read."""
-    with sandbox(300) as sb:
+    with ticking_sandbox(300) as sb:
         yield sb
 
 
@@ -122,7 +132,7 @@ def reader(shared: Sandbox) -> hubspot.HubSpot:
 @pytest.fixture
 def sb() -> Iterator[Sandbox]:
     """A fresh sandbox of 30 contacts for a test that writes or injects faults."""
-    with sandbox(30) as fresh:
+    with ticking_sandbox(30) as fresh:
         yield fresh
 
 
@@ -142,7 +152,7 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def distinct_email(frame: pd.DataFrame, skip: int = 0) -> tuple[str, str]:
+def distinct_email(frame: pd.DataFrame) -> tuple[str, str]:
     """The id and email of a contact whose email is lower-case, plain and unique."""
     emails = frame["email"].dropna()
     lowered = emails.str.lower()
@@ -151,7 +161,7 @@ def distinct_email(frame: pd.DataFrame, skip: int = 0) -> tuple[str, str]:
         & ~lowered.duplicated(keep=False)
         & emails.str.fullmatch(r"[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]+")
     ]
-    return str(usable.index[skip]), str(usable.iloc[skip])
+    return str(usable.index[0]), str(usable.iloc[0])
 
 
 def assert_consistent(obj: Any) -> None:
@@ -180,9 +190,7 @@ def statuses(sb: Sandbox, path: str) -> list[int | None]:
 # -- list pages -------------------------------------------------------------------------
 
 
-def test_a_cursor_walk_returns_every_contact_once(
-    shared: Sandbox, reader: hubspot.HubSpot
-) -> None:
+def test_a_cursor_walk_returns_every_contact_once(shared: Sandbox, reader: hubspot.HubSpot) -> None:
     frame = shared.contacts()
     seen: list[Any] = []
     sizes: list[int] = []
@@ -229,9 +237,7 @@ def test_a_long_property_list_returns_every_stored_value(
     definitions = reader.crm.properties.core_api.get_all("contacts").results
     names = [definition.name for definition in definitions]
     frame = shared.contacts()
-    page = reader.crm.contacts.basic_api.get_page(
-        limit=40, properties=[*names, "no_such_property"]
-    )
+    page = reader.crm.contacts.basic_api.get_page(limit=40, properties=[*names, "no_such_property"])
     assert len(page.results) == 40
     for contact in page.results:
         # requested-but-unset properties are present as null; unknown names are ignored
@@ -344,9 +350,7 @@ def test_create_is_a_201_with_the_stored_contact(sb: Sandbox, api: hubspot.HubSp
     assert api.crm.contacts.basic_api.get_by_id(created.id).id == created.id
 
 
-def test_update_overwrites_clears_and_moves_updated_at(
-    sb: Sandbox, api: hubspot.HubSpot
-) -> None:
+def test_update_overwrites_clears_and_moves_updated_at(sb: Sandbox, api: hubspot.HubSpot) -> None:
     basic = api.crm.contacts.basic_api
     object_id, email = distinct_email(sb.contacts())
     before = basic.get_by_id(object_id)
@@ -372,6 +376,23 @@ def test_update_overwrites_clears_and_moves_updated_at(
     assert wire(frame, object_id, "city") == "Lisbon"
 
 
+def test_an_email_that_needs_escaping_works_as_an_id(sb: Sandbox, api: hubspot.HubSpot) -> None:
+    basic = api.crm.contacts.basic_api
+    created = basic.create(
+        SimplePublicObjectInputForCreate(
+            properties={"email": "ann+tag@example.com", "firstname": "Zoë"}
+        )
+    )
+    found = basic.get_by_id("ann+tag@example.com", id_property="email", properties=["firstname"])
+    assert (found.id, found.properties["firstname"]) == (created.id, "Zoë")
+    basic.update(
+        "ann+tag@example.com",
+        SimplePublicObjectInput(properties={"lastname": "Ångström"}),
+        id_property="email",
+    )
+    assert wire(sb.contacts(), created.id, "lastname") == "Ångström"
+
+
 def test_archive_is_a_204_and_the_contact_moves_to_the_archived_listing(
     sb: Sandbox, api: hubspot.HubSpot
 ) -> None:
@@ -392,6 +413,11 @@ def test_archive_is_a_204_and_the_contact_moves_to_the_archived_listing(
     assert all(contact.archived for contact in listing.results)
     assert object_id not in ids(api.crm.contacts.get_all())
     assert int(object_id) in sb.contacts(archived=True).index
+    # archived contacts never match a search (Decisions: search visibility)
+    searched = api.crm.contacts.search_api.do_search(
+        PublicObjectSearchRequest(filter_groups=_groups([_flt("hs_object_id", "EQ", object_id)]))
+    )
+    assert (searched.total, searched.results) == (0, [])
     assert int(object_id) not in sb.contacts().index
 
 
@@ -399,15 +425,21 @@ def test_archive_is_a_204_and_the_contact_moves_to_the_archived_listing(
 
 
 def _batch_read(
-    api: hubspot.HubSpot, keys: list[str], **options: Any
+    api: hubspot.HubSpot,
+    keys: list[str],
+    *,
+    history: list[str] | None = None,
+    id_property: str | None = None,
+    archived: bool | None = None,
 ) -> tuple[Any, int]:
+    """``batch_api.read`` of ``keys`` (with ``email``); the answer and its status."""
     body = BatchReadInputSimplePublicObjectId(
         inputs=[SimplePublicObjectId(id=key) for key in keys],
-        properties=options.pop("properties", ["email"]),
-        properties_with_history=options.pop("properties_with_history", []),
-        **options,
+        properties=["email"],
+        properties_with_history=history or [],
+        id_property=id_property,
     )
-    data, status, _ = api.crm.contacts.batch_api.read_with_http_info(body)
+    data, status, _ = api.crm.contacts.batch_api.read_with_http_info(body, archived=archived)
     return data, status
 
 
@@ -429,9 +461,7 @@ def test_batch_read_by_id_and_by_email(shared: Sandbox, reader: hubspot.HubSpot)
     assert ids(by_email.results) == [object_id]
 
 
-def test_batch_read_reports_a_missing_id_in_a_207(
-    shared: Sandbox, reader: hubspot.HubSpot
-) -> None:
+def test_batch_read_reports_a_missing_id_in_a_207(shared: Sandbox, reader: hubspot.HubSpot) -> None:
     present = [str(i) for i in shared.contacts().index[:2]]
     data, status = _batch_read(reader, [*present, MISSING_ID])
     assert status == 207
@@ -449,8 +479,12 @@ def test_batch_read_reports_a_missing_id_in_a_207(
     ("count", "history", "message"),
     [
         (101, [], "The maximum number of inputs supported in a batch request is 100"),
-        (51, ["email"], "The maximum number of inputs supported in a batch request for "
-         "property histories is 50. Please reduce the number of items and try again"),
+        (
+            51,
+            ["email"],
+            "The maximum number of inputs supported in a batch request for "
+            "property histories is 50. Please reduce the number of items and try again",
+        ),
     ],
     ids=["above-100", "above-50-with-history"],
 )
@@ -458,7 +492,7 @@ def test_an_oversized_batch_read_is_a_400(
     shared: Sandbox, reader: hubspot.HubSpot, count: int, history: list[str], message: str
 ) -> None:
     keys = [str(i) for i in shared.contacts().index[:count]]
-    exc = expect_error(lambda: _batch_read(reader, keys, properties_with_history=history), 400)
+    exc = expect_error(lambda: _batch_read(reader, keys, history=history), 400)
     error = error_of(exc)
     assert error.category == "VALIDATION_ERROR"
     assert error.message.startswith(message)
@@ -528,9 +562,7 @@ def test_batch_create_with_trace_ids_answers_207_per_input(
     assert error.context["objectWriteTraceId"] == ["t-dup"]
 
 
-def test_batch_update_is_a_200_and_writes_every_input(
-    sb: Sandbox, api: hubspot.HubSpot
-) -> None:
+def test_batch_update_is_a_200_and_writes_every_input(sb: Sandbox, api: hubspot.HubSpot) -> None:
     targets = [str(i) for i in sb.contacts().index[:2]]
     data, status, _ = api.crm.contacts.batch_api.update_with_http_info(
         BatchInputSimplePublicObjectBatchInput(
@@ -596,16 +628,77 @@ def test_batch_upsert_by_email_flags_new_contacts(sb: Sandbox, api: hubspot.HubS
     )
     assert status == 200
     assert isinstance(data, BatchResponseSimplePublicUpsertObject)
-    by_email = {c.properties["email"]: c for c in data.results}
-    assert set(by_email) == {existing, "brand.new@example.com"}
     assert all(isinstance(c, SimplePublicUpsertObject) for c in data.results)
-    assert by_email[existing].new is False
-    assert by_email[existing].id == existing_id
-    assert by_email["brand.new@example.com"].new is True
+    # matched by id: a write answer need not echo the email it was looked up by
+    flags = {c.id: c.new for c in data.results}
+    assert len(flags) == 2 and flags.pop(existing_id) is False
+    ((created_id, created_flag),) = flags.items()
+    assert created_flag is True
     frame = sb.contacts()
+    assert wire(frame, created_id, "email") == "brand.new@example.com"
+    assert wire(frame, existing_id, "email") == existing
     for contact in data.results:
+        assert contact.properties["company"] == "Upserted Ltd"
         assert wire(frame, contact.id, "company") == "Upserted Ltd"
-    assert wire(frame, by_email["brand.new@example.com"].id, "email") == "brand.new@example.com"
+
+
+def test_batch_upsert_with_trace_ids_answers_207_per_input(
+    sb: Sandbox, api: hubspot.HubSpot
+) -> None:
+    data, status, _ = api.crm.contacts.batch_api.upsert_with_http_info(
+        BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                SimplePublicObjectBatchInputUpsert(
+                    id="ok@example.com",
+                    id_property="email",
+                    properties={"firstname": "Ok"},
+                    object_write_trace_id="t-ok",
+                ),
+                SimplePublicObjectBatchInputUpsert(
+                    id="bad@example.com",
+                    id_property="email",
+                    properties={"lifecyclestage": "bogus"},
+                    object_write_trace_id="t-bad",
+                ),
+            ]
+        )
+    )
+    assert status == 207
+    assert isinstance(data, BatchResponseSimplePublicUpsertObjectWithErrors)
+    (written,) = data.results
+    assert (written.new, written.object_write_trace_id) == (True, "t-ok")
+    (error,) = data.errors
+    assert error.category == "VALIDATION_ERROR"
+    assert error.context == {"ids": ["bad@example.com"], "objectWriteTraceId": ["t-bad"]}
+    assert [p["error"] for p in embedded_problems(error.message)] == ["INVALID_OPTION"]
+    assert [detail.code for detail in error.errors] == ["INVALID_OPTION"]
+    emails = set(sb.contacts()["email"].dropna())
+    assert "ok@example.com" in emails and "bad@example.com" not in emails
+
+
+def test_a_batch_is_refused_whole_for_duplicate_ids_or_update_by_email(
+    sb: Sandbox, api: hubspot.HubSpot
+) -> None:
+    batch = api.crm.contacts.batch_api
+    object_id, email = distinct_email(sb.contacts())
+    before = sb.contacts()
+
+    exc = expect_error(lambda: _batch_read(api, [object_id, object_id]), 400)
+    error = error_of(exc)
+    assert error.category == "VALIDATION_ERROR"
+    assert error.message == f"Duplicate IDs found in batch input: [{object_id}]. IDs must be unique"
+    assert error.context == {"ids": [object_id]}
+
+    by_email = BatchInputSimplePublicObjectBatchInput(
+        inputs=[
+            SimplePublicObjectBatchInput(
+                id=email, id_property="email", properties={"jobtitle": "Nope"}
+            )
+        ]
+    )
+    exc = expect_error(lambda: batch.update(by_email), 400)
+    assert error_of(exc).message == "Unable to perform update/upsert by non-unique 0-1 property"
+    pd.testing.assert_frame_equal(sb.contacts(), before)
 
 
 def test_batch_archive_is_a_204_even_for_unknown_ids(sb: Sandbox, api: hubspot.HubSpot) -> None:
@@ -618,6 +711,10 @@ def test_batch_archive_is_a_204_even_for_unknown_ids(sb: Sandbox, api: hubspot.H
     assert (data, status) == (None, 204)
     listing = api.crm.contacts.basic_api.get_page(archived=True)
     assert sorted(ids(listing.results), key=int) == targets
+    data, status = _batch_read(api, targets, archived=True)
+    assert status == 200
+    assert sorted(ids(data.results), key=int) == targets
+    assert all(c.archived and isinstance(c.archived_at, datetime) for c in data.results)
     assert {int(t) for t in targets} <= set(sb.contacts(archived=True).index)
 
 
@@ -636,6 +733,16 @@ def test_merge_keeps_the_primary_id(sb: Sandbox, api: hubspot.HubSpot) -> None:
         api.crm.contacts.basic_api.get_by_id(merged)
     assert int(merged) not in sb.contacts().index
     assert int(merged) not in sb.contacts(archived=True).index
+
+
+def test_merging_a_missing_contact_is_a_404(sb: Sandbox, api: hubspot.HubSpot) -> None:
+    primary = str(sb.contacts().index[0])
+    with pytest.raises(NotFoundException) as caught:
+        api.crm.contacts.basic_api.merge(
+            PublicMergeInput(primary_object_id=primary, object_id_to_merge=MISSING_ID)
+        )
+    assert error_of(caught.value).context == {"id": [MISSING_ID]}
+    assert int(primary) in sb.contacts().index
 
 
 def test_gdpr_purge_deletes_permanently(sb: Sandbox, api: hubspot.HubSpot) -> None:
@@ -706,63 +813,89 @@ def _token(frame: pd.DataFrame, name: str, token: str) -> pd.Series:
 FROM_MS, TO_MS = "1577836800000", "1672531199999"  # 2020-01-01 .. 2022-12-31T23:59:59.999Z
 
 
-def _flt(name: str, operator: str, **value: Any) -> dict[str, Any]:
-    return {"propertyName": name, "operator": operator, **value}
+def _flt(
+    name: str,
+    operator: str,
+    value: str | None = None,
+    *,
+    values: list[str] | None = None,
+    high: str | None = None,
+) -> Filter:
+    return Filter(
+        property_name=name, operator=operator, value=value, values=values, high_value=high
+    )
 
 
-SEARCHES: dict[str, tuple[list[dict[str, Any]], Callable[[pd.DataFrame], pd.Series]]] = {
+def _groups(*groups: list[Filter]) -> list[FilterGroup]:
+    return [FilterGroup(filters=filters) for filters in groups]
+
+
+Expected = Callable[[pd.DataFrame], pd.Series]
+SEARCHES: dict[str, tuple[list[FilterGroup], Expected]] = {
     "EQ": (
-        [{"filters": [_flt("lifecyclestage", "EQ", value="customer")]}],
+        _groups([_flt("lifecyclestage", "EQ", "customer")]),
         lambda f: _lower(f, "lifecyclestage") == "customer",
     ),
     "NEQ": (
-        [{"filters": [_flt("lifecyclestage", "NEQ", value="customer")]}],
+        _groups([_flt("lifecyclestage", "NEQ", "customer")]),
         lambda f: _lower(f, "lifecyclestage") != "customer",
     ),
     "IN": (
-        [{"filters": [_flt("region", "IN", values=["EMEA", "APAC"])]}],
+        _groups([_flt("region", "IN", values=["EMEA", "APAC"])]),
         lambda f: f["region"].isin(["EMEA", "APAC"]),
     ),
     "NOT_IN": (
-        [{"filters": [_flt("region", "NOT_IN", values=["EMEA", "APAC"])]}],
+        _groups([_flt("region", "NOT_IN", values=["EMEA", "APAC"])]),
         lambda f: ~f["region"].isin(["EMEA", "APAC"]),
     ),
     "HAS_PROPERTY": (
-        [{"filters": [_flt("jobtitle", "HAS_PROPERTY")]}],
+        _groups([_flt("jobtitle", "HAS_PROPERTY")]),
         lambda f: f["jobtitle"].notna(),
     ),
     "NOT_HAS_PROPERTY": (
-        [{"filters": [_flt("jobtitle", "NOT_HAS_PROPERTY")]}],
+        _groups([_flt("jobtitle", "NOT_HAS_PROPERTY")]),
         lambda f: f["jobtitle"].isna(),
     ),
     "GT": (
-        [{"filters": [_flt("hubspotscore", "GT", value="50")]}],
+        _groups([_flt("hubspotscore", "GT", "50")]),
         lambda f: _number(f, "hubspotscore") > 50,
     ),
+    "GTE": (
+        _groups([_flt("hubspotscore", "GTE", "44")]),
+        lambda f: _number(f, "hubspotscore") >= 44,
+    ),
+    "LT": (
+        _groups([_flt("hubspotscore", "LT", "19")]),
+        lambda f: _number(f, "hubspotscore") < 19,
+    ),
     "LTE": (
-        [{"filters": [_flt("hubspotscore", "LTE", value="40")]}],
+        _groups([_flt("hubspotscore", "LTE", "40")]),
         lambda f: _number(f, "hubspotscore") <= 40,
     ),
     "BETWEEN": (
-        [{"filters": [_flt("createdate", "BETWEEN", value=FROM_MS, highValue=TO_MS)]}],
+        _groups([_flt("createdate", "BETWEEN", FROM_MS, high=TO_MS)]),
         lambda f: pd.to_datetime(f["createdate"]).between(
             pd.Timestamp(int(FROM_MS), unit="ms", tz="UTC"),
             pd.Timestamp(int(TO_MS), unit="ms", tz="UTC"),
         ),
     ),
     "CONTAINS_TOKEN": (
-        [{"filters": [_flt("company", "CONTAINS_TOKEN", value="fabrikam")]}],
+        _groups([_flt("company", "CONTAINS_TOKEN", "fabrikam")]),
         lambda f: _token(f, "company", "fabrikam"),
     ),
+    "NOT_CONTAINS_TOKEN": (
+        _groups([_flt("company", "NOT_CONTAINS_TOKEN", "fabrikam")]),
+        lambda f: ~_token(f, "company", "fabrikam"),
+    ),
     "AND-in-a-group": (
-        [{"filters": [_flt("lifecyclestage", "EQ", value="lead"), _flt("region", "EQ", value="EMEA")]}],
+        _groups([_flt("lifecyclestage", "EQ", "lead"), _flt("region", "EQ", "EMEA")]),
         lambda f: (_lower(f, "lifecyclestage") == "lead") & (f["region"] == "EMEA"),
     ),
     "OR-across-groups": (
-        [
-            {"filters": [_flt("lifecyclestage", "EQ", value="customer")]},
-            {"filters": [_flt("hubspotscore", "GTE", value="90")]},
-        ],
+        _groups(
+            [_flt("lifecyclestage", "EQ", "customer")],
+            [_flt("hubspotscore", "GTE", "90")],
+        ),
         lambda f: (_lower(f, "lifecyclestage") == "customer") | (_number(f, "hubspotscore") >= 90),
     ),
 }
@@ -795,8 +928,9 @@ def test_search_sorts(shared: Sandbox, reader: hubspot.HubSpot, sort: Any) -> No
     page = reader.crm.contacts.search_api.do_search(
         PublicObjectSearchRequest(sorts=[sort], limit=100, properties=["createdate"])
     )
-    newest = frame["createdate"].sort_values(ascending=False).index[:100]
-    assert ids(page.results) == [str(i) for i in newest]
+    returned = [contact.properties["createdate"] for contact in page.results]
+    newest = frame["createdate"].sort_values(ascending=False)[:100]
+    assert returned == newest.tolist()  # ISO 8601 UTC strings sort as the instants do
     assert page.total == len(frame)
 
 
@@ -834,8 +968,38 @@ def test_search_limit_above_200_is_a_400(reader: hubspot.HubSpot) -> None:
     assert error_of(exc).category == "VALIDATION_ERROR"
 
 
+def _has(name: str) -> Filter:
+    return _flt(name, "HAS_PROPERTY")
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        (_groups(*([_has("email")] for _ in range(6))), "Too many filter groups (6)"),
+        (_groups([_has("email")] * 11), "Too many filters"),
+        (
+            _groups(*([_has("email")] * 5 for _ in range(4)), [_has("email")] * 6),
+            "Too many filters",
+        ),
+    ],
+    ids=["6-groups", "11-in-a-group", "26-in-all"],
+)
+def test_search_filter_caps_are_400s(
+    reader: hubspot.HubSpot, groups: list[FilterGroup], message: str
+) -> None:
+    exc = expect_error(
+        lambda: reader.crm.contacts.search_api.do_search(
+            PublicObjectSearchRequest(filter_groups=groups)
+        ),
+        400,
+    )
+    error = error_of(exc)
+    assert error.category == "VALIDATION_ERROR"
+    assert error.message.startswith(message)
+
+
 def test_search_stops_at_10000_results_with_a_400() -> None:
-    with sandbox(10_050) as big:
+    with ticking_sandbox(10_050) as big:
         search = client(big).crm.contacts.search_api
         seen: set[str] = set()
         after: str | None = None
@@ -869,6 +1033,7 @@ def test_property_definitions(reader: hubspot.HubSpot) -> None:
     assert (stage.type, stage.field_type) == ("enumeration", "radio")
     assert [option.value for option in stage.options] == LIFECYCLE
     assert stage.to_dict() == by_name["lifecyclestage"].to_dict()
+    assert core.get_all("contacts", archived=True).results == []
 
 
 def test_an_unknown_property_definition_is_a_404(reader: hubspot.HubSpot) -> None:
@@ -940,6 +1105,15 @@ def test_a_duplicate_email_is_a_409_conflict(sb: Sandbox, api: hubspot.HubSpot) 
     assert body["message"] == f"Contact already exists. Existing ID: {existing_id}"
 
 
+def test_no_token_is_a_401(shared: Sandbox) -> None:
+    anonymous = hubspot.HubSpot(host=shared.url)
+    with pytest.raises(UnauthorizedException) as caught:
+        anonymous.crm.contacts.basic_api.get_page(limit=1)
+    error = error_of(caught.value)
+    assert error.category == "INVALID_AUTHENTICATION"
+    assert error.message.startswith("Authentication credentials not found.")
+
+
 def test_a_rotated_token_gets_a_401(sb: Sandbox) -> None:
     stale = client(sb)
     stale.crm.contacts.basic_api.get_page(limit=1)
@@ -986,10 +1160,13 @@ def test_a_read_only_token_gets_a_403_on_writes(sb: Sandbox) -> None:
     ],
 )
 def test_a_429_carries_policy_and_retry_after(
-    sb: Sandbox, api: hubspot.HubSpot, policy: str, message: str, retry_after: str
+    sb: Sandbox, policy: str, message: str, retry_after: str
 ) -> None:
+    # Retry(0): left to its default, urllib3 would retry the GET after Retry-After itself
+    # (see the next test), and for DAILY that is a day
+    no_retry = client(sb, retry=Retry(0))
     sb.inject(429, path=CONTACTS, policy=policy)
-    exc = expect_error(lambda: api.crm.contacts.basic_api.get_page(limit=1), 429)
+    exc = expect_error(lambda: no_retry.crm.contacts.basic_api.get_page(limit=1), 429)
     body = body_of(exc)
     assert body["status"] == "error"
     assert body["message"] == message
@@ -1001,18 +1178,46 @@ def test_a_429_carries_policy_and_retry_after(
     assert exc.headers["Retry-After"] == retry_after
 
 
-def test_the_sdk_retry_honours_retry_after(sb: Sandbox) -> None:
-    retrying = client(
-        sb, retry=Retry(total=3, status_forcelist=(429,), backoff_factor=0, raise_on_status=False)
-    )
-    sb.inject(429, path=CONTACTS, method="GET")
+def _list_five(sdk: hubspot.HubSpot) -> list[Any]:
+    return list(sdk.crm.contacts.basic_api.get_page(limit=5).results)
+
+
+def _search_five(sdk: hubspot.HubSpot) -> list[Any]:
+    return list(sdk.crm.contacts.search_api.do_search(PublicObjectSearchRequest(limit=5)).results)
+
+
+@pytest.mark.parametrize(
+    ("retry", "path", "call"),
+    [
+        (None, CONTACTS, _list_five),
+        (
+            Retry(total=3, status_forcelist=(429,), allowed_methods=None, backoff_factor=0),
+            f"{CONTACTS}/search",
+            _search_five,
+        ),
+    ],
+    ids=["sdk-default-on-get", "retry-configured-on-search"],
+)
+def test_the_sdk_retries_a_429_after_retry_after(
+    sb: Sandbox,
+    retry: Retry | None,
+    path: str,
+    call: Callable[[hubspot.HubSpot], list[Any]],
+) -> None:
+    """urllib3, under the SDK, reads the sandbox's ``Retry-After`` and waits that long.
+
+    Left to its default (``Retry(3)``), urllib3 already retries a GET answered 429 with a
+    ``Retry-After``; the ``retry=Retry(status_forcelist=(429,))`` of the SDK's README
+    covers a POST such as search once ``allowed_methods`` lets it.
+    """
+    sdk = client(sb, retry=retry)
+    sb.inject(429, path=path, policy="SECONDLY")
     started = time.monotonic()
-    page = retrying.crm.contacts.basic_api.get_page(limit=5)
+    results = call(sdk)
     waited = time.monotonic() - started
-    assert len(page.results) == 5
-    assert statuses(sb, CONTACTS) == [429, 200]
-    # no backoff is configured, so the wait can only come from Retry-After: 1
-    assert waited >= 1.0
+    assert len(results) == 5
+    assert statuses(sb, path) == [429, 200]
+    assert waited >= 1.0  # no backoff is configured: the wait is Retry-After's 1 s
 
 
 # -- endpoints the SDK does not wrap ----------------------------------------------------
@@ -1044,4 +1249,4 @@ def test_account_details_need_no_scope(shared: Sandbox) -> None:
     assert details["portalId"] == shared.portal_id
     assert details["accountType"] in {"APP_DEVELOPER", "DEVELOPER_TEST", "SANDBOX", "STANDARD"}
     assert isinstance(details["timeZone"], str) and isinstance(details["companyCurrency"], str)
-    assert datetime.fromtimestamp(details["createdAt"] / 1000, UTC).year >= 2020
+    assert isinstance(details["createdAt"], int)  # epoch ms, as in the spec's example
