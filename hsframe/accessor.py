@@ -2,9 +2,9 @@
 
 Analysts live in pandas, so the edit-review-push loop hangs off the frame they are
 editing: ``df.hs.changes()``, ``df.hs.validate()``, ``df.hs.push()``, ``df.hs.add(rows)``.
-Each method is one line that calls a function of :mod:`hsframe.diff`,
-:mod:`hsframe.validate` or :mod:`hsframe.write`, which scripts and tests can call
-directly; nothing is decided here.
+Each method is one line that calls a plain function (in :mod:`hsframe.diff`,
+:mod:`hsframe.write`, or :func:`validate_frame` here, which joins the change set to
+:mod:`hsframe.validate`), which scripts and tests can call directly; nothing is decided here.
 
 **Stateless.** pandas 3 builds a new accessor object on every ``df.hs`` access, so the
 accessor keeps nothing but the frame it was handed. What a frame needs is found from the
@@ -20,7 +20,7 @@ DataFrame, and each method raises :class:`hsframe.diff.FrameError` (a ``ValueErr
 says what is wrong and what to do: load with ``read_contacts``, append with
 ``df.hs.add``, pass ``base=``, or ``df.set_index("id")``.
 
-The review widget (``df.hs.review()``) comes with :mod:`hsframe.widgets`.
+``df.hs.review()`` will delegate to :mod:`hsframe.widgets` when the review widget lands.
 """
 
 from __future__ import annotations

@@ -1237,7 +1237,7 @@ def tally(
         report=report,
         ignored=tuple(ignored),
         messages=tuple(messages),
-        complete=header.dry_run or (finished and not unknown),
+        complete=header.dry_run or not plan.batches or (finished and not unknown),
     )
 
 
@@ -2418,18 +2418,32 @@ def apply_corrections(
     )
     report: ValidationReport | None = None
     if cells:
-        positions = pd.array([None] * len(frame), dtype="Int64")
+        # Validation sees only the rows that change (positions renumbered, then mapped
+        # back): a row whose contact was not found is no new contact to judge.
+        rows = sorted({c.row for c in cells})
+        compact = {row: n for n, row in enumerate(rows)}
+        ids = pd.array([None] * len(rows), dtype="Int64")
         for cell in cells:
             if cell.id is not None:
-                positions[cell.row] = cell.id
-        index = pd.Index(positions)
+                ids[compact[cell.row]] = cell.id
+        renumbered = [replace(c, row=compact[c.row]) for c in cells]
 
         def unique_wire(name: str) -> pd.Series | None:
             return None  # uniqueness is judged among the corrections themselves
 
-        report = _validate(cells, change_set, index, schema, unique_wire)
-        cells, gate_skips = _apply_gate(cells, report, on_invalid)
-        skips.extend(gate_skips)
+        report = _validate(renumbered, change_set, pd.Index(ids), schema, unique_wire)
+        kept, gate_skips = _apply_gate(renumbered, report, on_invalid)
+        cells = [replace(c, row=rows[c.row]) for c in kept]
+        skips.extend(replace(s, row=rows[s.row]) for s in gate_skips)
+        report = ValidationReport(
+            report.failures.assign(
+                row=pd.array(
+                    [None if pd.isna(r) else rows[int(r)] for r in report.failures["row"]],
+                    dtype="Int64",
+                )
+            ),
+            rows=report.rows,
+        )
     plan = plan_changes(cells, schema, push_id=push_id, skipped=skips)
     if not plan.batches:
         result = tally(header, plan, [], requests=engine_requests, report=report, ignored=ignored)

@@ -206,7 +206,10 @@ def test_many_threads_share_one_budget() -> None:
 
     def sleep(seconds: float) -> None:
         with lock:
-            now[0] += seconds  # (several sleepers each move the clock: time only runs faster)
+            # Several sleepers each move the clock (time only runs faster). A wait so small
+            # that adding it leaves the float unchanged would spin forever on this fake
+            # clock (a real sleep always lets time pass), so every sleep moves it a little.
+            now[0] += max(seconds, 1e-6)
 
     budget = RateBudget("free", clock=clock, sleep=sleep)
     budget.observe("burst", _headers(30, 30, 1000))

@@ -23,8 +23,8 @@ The frame contract (what the sandbox's store ingests):
     appear, plus the read-only ``hs_object_id``, ``createdate``, ``lastmodifieddate``,
     ``hubspotscore`` and ``num_associated_deals``.
 
-The mess (rates are shares of all rows; :data:`MESS_RATES` holds them, and the tests check
-a 20,000-row frame against them):
+The mess (rates are approximate shares of all rows; :data:`MESS_RATES` holds them, and
+the tests check a 20,000-row frame against them):
 
     ============================  =======  ==============================================
     mess                          rate     looks like
@@ -57,7 +57,16 @@ a 20,000-row frame against them):
 Names come from many cultures (about 28 % of contacts have a non-ASCII or apostrophe name:
 José, Zoë, Łukasz, 王芳, Nguyễn, O'Brien, Müller-Lüdenscheidt, Дмитрий). Stale
 enumeration values (:data:`STALE_VALUES`) are values a portal once accepted and still
-returns on read, although a write of them would now be refused (``INVALID_OPTION``).
+returns on read, although a write of them would now be refused (``INVALID_OPTION``):
+``lifecyclestage`` ``Lead``/``Customer``/``prospect``, ``hs_lead_status``
+``Prospect``/``Nurturing``/``DEAD``, ``industry`` ``TECHNOLOGY``/``Retail``/``Healthcare``,
+``numemployees`` ``1-10``/``10000+``, ``customer_tier`` ``Gold``/``enterprise``, and
+``website_builder`` as one item of ``product_interest``.
+
+Uniqueness: ``email`` values are unique as stored, and unique case-insensitively except for
+the duplicate people whose second record differs only in case (about 0.9 % of rows), as
+old imports left them in real portals. ``customer_code`` (a unique-value property) is
+unique.
 
 Nothing here is anyone's real data: every email domain is a reserved example domain
 (``example.com``/``.org``/``.net`` or ``*.example``), every phone number lies in a range
@@ -1493,18 +1502,25 @@ class _Generator:
 
         invalid = np.flatnonzero(_chance(rng, m, MESS_RATES["email_invalid"]))
         kind = _pick(rng, len(invalid), (2, 2, 2, 1, 1, 1, 1, 1))
-        broken: tuple[Callable[[Ints], None], ...] = (
-            lambda k: domain.__setitem__(k, ""),  # ann.lee@
-            lambda k: local.__setitem__(k, _cat(f[k], " ", last[k])),  # ann lee@example.com
-            lambda k: domain.__setitem__(k, root[k]),  # ann@example
-            lambda k: separator.__setitem__(k, "@@"),
-            lambda k: separator.__setitem__(k, " at "),
-            lambda k: domain.__setitem__(k, np.strings.replace(domain[k], ".", ",")),
-            lambda k: local.__setitem__(k, _cat("mailto:", local[k])),
-            lambda k: domain.__setitem__(k, _cat(domain[k], "; info@", domain[k])),
-        )
-        for code, damage in enumerate(broken):
-            damage(invalid[kind == code])
+        for code in range(8):
+            k = invalid[kind == code]
+            match code:
+                case 0:
+                    domain[k] = ""  # ann.lee@
+                case 1:
+                    local[k] = _cat(f[k], " ", last[k])  # ann lee@example.com
+                case 2:
+                    domain[k] = root[k]  # ann@example
+                case 3:
+                    separator[k] = "@@"  # ann@@example.com
+                case 4:
+                    separator[k] = " at "  # ann at example.com
+                case 5:
+                    domain[k] = np.strings.replace(domain[k], ".", ",")  # ann@example,com
+                case 6:
+                    local[k] = _cat("mailto:", local[k])
+                case _:
+                    domain[k] = _cat(domain[k], "; info@", domain[k])  # two in one field
 
         # Distinct people never share an address: number the later ones, as mail hosts
         # do. Everything is lower case here, so exact uniqueness is case-insensitive too.

@@ -48,7 +48,7 @@ PRIVATE_APP_SCOPES = "HubSpot › Settings › Integrations › Private Apps ›
 
 SCOPE_PURPOSES: Mapping[str, str] = {
     READ_SCOPE: "loading contacts, and the conflict check before a push",
-    WRITE_SCOPE: "pushing edits (and undoing a push)",
+    WRITE_SCOPE: "pushing edits and undoing pushes",
     "crm.schemas.contacts.read": "reading contact property definitions",
     "crm.schemas.contacts.write": "creating contact properties",
     "crm.objects.companies.read": "reading companies",
