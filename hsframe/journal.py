@@ -564,7 +564,9 @@ def _parse(path: Path, records: Sequence[tuple[int, dict[str, Any]]]) -> Journal
                 raise ValueError(f"a {kind} record before the plan")
             if ended and kind != "resumed":
                 raise ValueError(f"a {kind} record after the end")
-            if kind == "plan":
+            if kind == "resumed":
+                ended = False
+            elif kind == "plan":
                 plan = _plan_of(record)
             elif kind == "checked":
                 events.append(Checked(tuple(Check(**c) for c in record["checks"])))
@@ -669,8 +671,9 @@ def resume(
         )
     if header.dry_run:
         raise ValueError(f"{contents.path} is the journal of a dry run: nothing to finish.")
-    if contents.ended:
-        return replace(result_of(contents.path), requests=0, messages=("Already complete.",))
+    done = result_of(contents.path)
+    if done.complete:
+        return replace(done, requests=0, messages=("Already complete: nothing to resume.",))
     client = client if client is not None else default_client()
     schema = Schema.from_definitions(client.property_definitions())
     result = write.continue_push(

@@ -217,7 +217,11 @@ class RateBudget:
             bucket: The bucket the request was sent on.
             headers: The answer's headers (any case).
             sent_at: What :meth:`acquire` returned for the request (default: now). HubSpot's
-                count is compared with the requests logged up to then.
+                count is compared with the requests logged up to then, and then the request
+                is logged again as sent *now*: HubSpot counts a request when it arrives,
+                which is after we sent it, so a log keyed on the send time would free the
+                slot a little early and invite a 429 (seen on search, whose window is one
+                second). Keying it on the answer's time is always late enough.
         """
         lowered = {key.lower(): value for key, value in headers.items()}
 
@@ -247,6 +251,8 @@ class RateBudget:
                 self._daily_seen = daily_remaining
                 self._daily_seen_at = now
                 self._daily_sent_since = 0
+            if sent_at is not None:
+                _restamp(self._windows[bucket], sent_at, now)
 
     def pause(self, bucket: Bucket, seconds: float) -> None:
         """Hold every request on ``bucket`` for ``seconds`` (after a 429, so that all
@@ -316,3 +322,12 @@ class RateBudget:
         position = bisect.bisect_right(window.sent, at)
         for _ in range(used - ours):
             window.sent.insert(position, at)
+
+
+def _restamp(window: _Window, sent_at: float, now: float) -> None:
+    """Move one logged request from its send time to ``now`` (the log stays sorted)."""
+    position = bisect.bisect_left(window.sent, sent_at)
+    if position == len(window.sent) or window.sent[position] != sent_at or now <= sent_at:
+        return
+    del window.sent[position]
+    window.sent.insert(bisect.bisect_right(window.sent, now), now)

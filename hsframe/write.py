@@ -127,6 +127,7 @@ __all__ = [
     "InvalidEditsError",
     "Listener",
     "Plan",
+    "Prepared",
     "PushInterruptedError",
     "PushResult",
     "Recorder",
@@ -140,6 +141,7 @@ __all__ = [
     "continue_push",
     "new_push_id",
     "plan_changes",
+    "prepare",
     "push",
     "run_plan",
     "set_recorder",
@@ -2003,7 +2005,8 @@ def _gate_frame(cells: Sequence[Cell], index: pd.Index) -> pd.DataFrame:
             column[cell.row] = ""  # clears the value
         else:
             column[cell.row] = cell.new
-    return pd.DataFrame(columns, index=pd.Index(pd.array(index, dtype="Int64"), name="id"))
+    ids = pd.Index(pd.array(index, dtype="Int64"), name="id")
+    return pd.DataFrame({k: pd.Series(v, index=ids, dtype=object) for k, v in columns.items()})
 
 
 def _validate(
@@ -2021,8 +2024,10 @@ def _validate(
             if whole is not None:
                 current = wire[name].to_numpy(dtype=object)
                 filled = whole.to_numpy(dtype=object, na_value=None)
-                changed = np.array([v is not None for v in current])
-                wire[name] = np.where(changed, current, filled)
+                changed = ~pd.isna(current)
+                wire[name] = pd.Series(
+                    np.where(changed, current, filled), index=wire.index, dtype=object
+                )
     return validate(wire, schema, changed=change_set, rows="changed")
 
 
@@ -2056,6 +2061,79 @@ def _apply_gate(
         )
         skips.append(Skip(cell.row, cell.id, cell.property, cell.old, cell.new, reason))
     return kept, skips
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What a push knows before it sends anything (see :func:`prepare`).
+
+    Attributes:
+        change_set: The change set (:func:`hsframe.diff.changes`).
+        cells: The same, as :class:`Cell` values.
+        report: The validation report of the changed cells (None: nothing changed).
+        schema: The load's schema.
+        ignored: Columns that are not contact properties.
+        meta: The frame's hsframe metadata (load id, portal id...).
+    """
+
+    change_set: pd.DataFrame
+    cells: tuple[Cell, ...]
+    report: ValidationReport | None
+    schema: Schema
+    ignored: tuple[str, ...]
+    meta: Mapping[str, Any]
+
+
+def prepare(frame: pd.DataFrame, *, base: pd.DataFrame | None = None) -> Prepared:
+    """The local half of a push: the change set and its validation, no request made.
+
+    Validation runs with ``rows="changed"`` on a wire frame built from the change set
+    itself (the new values are already wire strings), plus whole columns for the
+    properties whose values must be unique; so its cost follows the number of edits, not
+    the size of the frame.
+
+    Args:
+        frame: The edited frame.
+        base: The frame to compare with, instead of the registered baseline.
+
+    Returns:
+        The :class:`Prepared` values.
+
+    Raises:
+        hsframe.diff.FrameError: The frame is not from hsframe (the message says what
+            to do).
+
+    Example:
+        >>> import hsframe as hs
+        >>> with hs.sandbox.Sandbox(contacts=10) as sb:
+        ...     client = hs.connect(token=sb.token, base_url=sb.url)
+        ...     df = hs.read_contacts(client, properties=["email"], progress=False)
+        >>> df.loc[df.index[0], "email"] = "not an email"
+        >>> ready = prepare(df)
+        >>> len(ready.cells), ready.report.ok
+        (1, False)
+    """
+    found = diff.origin(frame, base)
+    schema = found.schema
+    change_set = diff.changes(frame, found.base, schema=schema)
+    ignored = tuple(str(c) for c in change_set.attrs.get("ignored_columns", ()))
+    meta = found.meta or {}
+    if not len(change_set):
+        return Prepared(change_set, (), None, schema, ignored, meta)
+    cells = _cells_of(change_set)
+
+    def unique_wire(name: str) -> pd.Series | None:
+        if name not in frame.columns or name not in schema:
+            return None
+        try:
+            column = schema.encode(frame[name])
+        except CodecError:
+            return None
+        assert isinstance(column, pd.Series)
+        return column
+
+    report = _validate(cells, change_set, frame.index, schema, unique_wire)
+    return Prepared(change_set, tuple(cells), report, schema, ignored, meta)
 
 
 def push(
@@ -2122,12 +2200,9 @@ def push(
     _check_choice("on_conflict", on_conflict, ("skip", "overwrite"))
     _check_choice("lifecycle", lifecycle, ("clear-then-set", "direct"))
     client = client if client is not None else default_client()
-    found = diff.origin(frame, base)
-    schema = found.schema
-    change_set = diff.changes(frame, found.base, schema=schema)
-    ignored = tuple(str(c) for c in change_set.attrs.get("ignored_columns", ()))
-    meta = found.meta or {}
-    load_id = meta.get("load_id")
+    ready = prepare(frame, base=base)
+    schema, ignored, report = ready.schema, ready.ignored, ready.report
+    load_id = ready.meta.get("load_id")
     push_id = new_push_id()
     header = Header(
         push_id=push_id,
@@ -2138,26 +2213,14 @@ def push(
         on_conflict=on_conflict,
         load_id=load_id,
     )
-    if not len(change_set):
+    if report is None:
         return tally(header, Plan(push_id), [], ignored=ignored)
-    cells = _cells_of(change_set)
-
-    def unique_wire(name: str) -> pd.Series | None:
-        if name not in frame.columns or name not in schema:
-            return None
-        try:
-            column = schema.encode(frame[name])
-        except CodecError:
-            return None
-        assert isinstance(column, pd.Series)
-        return column
-
-    report = _validate(cells, change_set, frame.index, schema, unique_wire)
+    cells = list(ready.cells)
     cells, skips = _apply_gate(cells, report, on_invalid)
     plan = plan_changes(cells, schema, push_id=push_id, lifecycle=lifecycle, skipped=skips)
     if not plan.batches:
         return tally(header, plan, [], report=report, ignored=ignored)
-    portal = meta.get("portal_id")
+    portal = ready.meta.get("portal_id")
     result = run_plan(
         client,
         schema,

@@ -228,3 +228,19 @@ def test_many_threads_share_one_budget() -> None:
         thread.join()
     assert len(times) == 320
     assert _most_in_any_window(times, 1.0) <= 30
+
+
+def test_a_slot_frees_a_window_after_the_answer_not_after_the_send() -> None:
+    """HubSpot counts a request when it arrives, so the log is keyed on the answer's time."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    budget = RateBudget("professional", clock=lambda: now[0], sleep=sleep, safety=0.0)
+    sent = [budget.acquire("search") for _ in range(5)]  # search: 5 per second
+    now[0] = 0.5  # the answers come back half a second later
+    for at in sent:
+        budget.observe("search", {}, at)
+    budget.acquire("search")
+    assert now[0] >= 1.5  # keyed on the send time it would have gone at 1.0

@@ -19,8 +19,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import pandas as pd
 import ipywidgets as widgets
+import pandas as pd
 
 from hsframe.widgets.review_model import Level, ReviewModel
 
@@ -36,7 +36,7 @@ _INVALID = "background:#ffebe9"
 _CONFLICT = "background:#fff8c5"
 
 
-class Review(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type hints
+class Review(widgets.VBox):
     """The review widget; build it with :func:`hsframe.widgets.review` (or ``df.hs.review()``).
 
     Args:
@@ -233,7 +233,7 @@ def _diff_html(model: ReviewModel, max_rows: int) -> str:
             else html.escape(str(int(record.id)))
         )
         lines.append(
-            f"<tr class='hsframe-change' style='{style}'><td>{who}</td>"
+            f"<tr class='hsframe-change' style='{style}'><td style='white-space:nowrap'>{who}</td>"
             f"<td><code>{html.escape(str(record.property))}</code></td>"
             f"<td>{_text(record.old)}</td><td>→</td><td>{_text(record.new)}</td>"
             f"<td>{html.escape(str(record.kind))}</td><td>{html.escape(note)}</td></tr>"
@@ -260,7 +260,8 @@ def _conflicts_html(model: ReviewModel, max_rows: int) -> str:
     conflicts = model.conflicts
     if not len(conflicts):
         return ""
-    columns = [c for c in ("id", "property", "old", "new", "remote", "resolution") if c in conflicts]
+    wanted = ("id", "property", "old", "new", "remote", "resolution")
+    columns = [c for c in wanted if c in conflicts]
     shown = conflicts[columns].head(max_rows)
     table = shown.to_html(index=False, na_rep="", escape=True, classes="hsframe-conflicts")
     n = len(conflicts)

@@ -135,6 +135,7 @@ class ReviewModel:
         self.message = ""
         self.level: Level = "info"
         self.progress: tuple[int, int] = (0, 0)
+        self._connected = False
 
     def __repr__(self) -> str:
         cells = len(self.changes)
@@ -203,10 +204,15 @@ class ReviewModel:
             }.get(self.phase, "")
         if self.changes.empty:
             return "Nothing to push: the frame holds no edits."
-        if self.token is None:
+        if self.token is None and not self._connected:
             return (
                 "No connection to HubSpot: check a token with hs.widgets.token_form() "
                 "(or hs.connect()), then review again."
+            )
+        if self.token is None:
+            return (
+                "HubSpot did not confirm this token's scopes (see the message below): check "
+                "the token with hs.widgets.token_form(), then review again."
             )
         if not self.token.has("write"):
             return (
@@ -269,12 +275,13 @@ class ReviewModel:
             self._changed()
             return
         client = self._connection()
+        self._connected = client is not None
         notes: list[str] = []
         if client is not None:
             notes = self._remote_check(client)
         if self.report is None:
-            self._validate_locally()
-        self._say(self._checked_message(notes), "warning" if self.blocked else "ok")
+            notes.extend(self._validate_locally())
+        self._say(" ".join(notes), "warning")
         self._changed()
 
     def push(self) -> None:
@@ -316,7 +323,7 @@ class ReviewModel:
         else:
             self.result = result
             self.phase = "pushed"
-            self._say(_headline(result), "ok" if result.ok else "warning")
+            self._say(_after(result, "Pushed", "Undo takes it back."), _level(result))
         self._changed()
 
     def undo(self) -> None:
@@ -350,7 +357,7 @@ class ReviewModel:
         else:
             self.undo_result = undone
             self.phase = "undone"
-            self._say(_headline(undone), "ok" if undone.ok else "warning")
+            self._say(_after(undone, "Undone", ""), _level(undone))
         self._changed()
 
     # --- steps ---------------------------------------------------------------------------
@@ -366,6 +373,7 @@ class ReviewModel:
         self.result = None
         self.undo_result = None
         self.progress = (0, 0)
+        self._connected = False
         self._say("", "info")
 
     def _connection(self) -> Client | None:
@@ -398,29 +406,22 @@ class ReviewModel:
             return []
         except HubSpotError as error:
             return [f"The conflict check could not run: {error}"]
+        except Exception as error:
+            return [_unexpected("The conflict check", error)]
         self.preview = preview
         self.report = preview.report
         self.conflicts = preview.conflicts
         return []
 
-    def _validate_locally(self) -> None:
+    def _validate_locally(self) -> list[str]:
+        """Validation without HubSpot (no connection, or the dry run failed); notes."""
         try:
             self.report = validate_frame(self.frame, base=self.base)
         except HubSpotError as error:
-            self._say(str(error), "error")
-
-    def _checked_message(self, notes: list[str]) -> str:
-        parts = [str(self.summary)] if self.summary is not None else []
-        if self.report is not None and not self.report.ok:
-            n = len(self.report.failures)
-            parts.append(f"{n:,} invalid cell{'s' * (n != 1)}")
-        if len(self.conflicts):
-            n = len(self.conflicts)
-            parts.append(f"{n:,} conflict{'s' * (n != 1)} (changed in HubSpot since the load)")
-        text = "; ".join(parts) + "."
-        for note in notes:
-            text += " " + note
-        return text
+            return [f"Validation could not run: {error}"]
+        except Exception as error:
+            return [_unexpected("Validation", error)]
+        return []
 
     def _on_event(self, event: write.Event) -> None:
         done, total = self.progress
@@ -438,8 +439,20 @@ class ReviewModel:
         self._changed()
 
 
-def _headline(result: write.PushResult) -> str:
-    return result.summary().splitlines()[0]
+def _after(result: write.PushResult, done: str, next_step: str) -> str:
+    """The message after a push or an undo: the result itself is shown in full beside it."""
+    if result.ok:
+        return f"{done}. {next_step}".strip()
+    problems = []
+    if len(result.failed):
+        problems.append(f"{len(result.failed):,} failed")
+    if n := len(result.conflicts):
+        problems.append(f"{n:,} conflict{'s' * (n != 1)} left alone")
+    return f"{done}, with {' and '.join(problems)}: see below. {next_step}".strip()
+
+
+def _level(result: write.PushResult) -> Level:
+    return "ok" if result.ok else "warning"
 
 
 def _unexpected(what: str, error: Exception) -> str:

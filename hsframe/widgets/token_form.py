@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
 from hsframe.client import TokenInfo
+from hsframe.config import TOKEN_ENV
 from hsframe.widgets.token_model import (
     ScopeRow,
     Status,
@@ -42,7 +44,7 @@ _COLOURS: dict[Status, str] = {
 }
 
 
-class TokenForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type hints
+class TokenForm(widgets.VBox):
     """The token form widget; build it with :func:`hsframe.widgets.token_form`.
 
     Args:
@@ -145,7 +147,7 @@ class TokenForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type h
 
     def _render(self, result: TokenResult | None) -> None:
         self.result = result
-        self.stored.value = _stored_html(self.model.stored())
+        self.stored.value = _stored_html(self.model.stored(), self.model.env_file)
         self.account.value = _account_html(result.info if result else None)
         self.scope_table.value = _scope_table_html(
             result.scopes if result else self.model.scope_rows()
@@ -153,12 +155,10 @@ class TokenForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type h
         self.message.value = _message_html(result.status, result.message) if result else ""
 
 
-def _stored_html(stored: StoredToken | None) -> str:
+def _stored_html(stored: StoredToken | None, env_file: Path) -> str:
     if stored is None:
-        return (
-            "<span>No stored token (environment or .env): paste one below. "
-            "Leaving the field empty later checks the stored token.</span>"
-        )
+        where = html.escape(f"{TOKEN_ENV} or {env_file}")
+        return f"<span>No stored token ({where}): paste one below.</span>"
     return (
         f"<span>Stored token: <code>{html.escape(stored.masked)}</code> "
         f"({html.escape(stored.where)}). Leave the field empty and press Check to use it.</span>"

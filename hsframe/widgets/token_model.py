@@ -269,9 +269,7 @@ class TokenCheck:
                 "error", str(error), masked=masked, source=source, scopes=self.scope_rows()
             )
         rows = self.scope_rows(info)
-        result = TokenResult(
-            "connected", "", masked=masked, source=source, info=info, scopes=rows
-        )
+        result = TokenResult("connected", "", masked=masked, source=source, info=info, scopes=rows)
         if result.missing:
             client.close()
             return replace(result, status="missing_scopes", message=self._missing_message(result))
@@ -324,9 +322,7 @@ class TokenCheck:
     # --- words ---------------------------------------------------------------------------
 
     def _settings(self, token: str | None, base_url: str | None) -> Settings:
-        return Settings.resolve(
-            token, base_url, environ=self._environ, dotenv_path=self.env_file
-        )
+        return Settings.resolve(token, base_url, environ=self._environ, dotenv_path=self.env_file)
 
     def _no_token_message(self) -> str:
         return (
@@ -379,4 +375,3 @@ def _source_words(source: str) -> str:
     if source == "environment":
         return f"from {TOKEN_ENV}"
     return f"from {source}"
-

@@ -7,6 +7,8 @@ to the test's temporary directory.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from hsframe.load import read_contacts
 from hsframe.sandbox import Sandbox
 from hsframe.widgets import ReviewModel, review
 from hsframe.widgets.review import Review
-from hsframe.write import push
+from hsframe.write import Sending, push
 
 PROPERTIES = ["email", "firstname", "jobtitle", "lifecyclestage"]
 
@@ -137,7 +139,7 @@ def test_push_writes_with_progress_and_undo_restores(loaded: Loaded) -> None:
     assert (widget.progress.value, widget.progress.max) == (4, 4)
     assert widget.progress.layout.display is None  # shown
     assert (0, 4) in seen and seen[-1] == (4, 4)
-    assert "Push: 4 cells applied" in widget.message.value
+    assert "Pushed. Undo takes it back." in widget.message.value
     assert "Push: 4 cells applied" in widget.result.value and "Journal" in widget.result.value
     assert widget.push_button.disabled and not widget.undo_button.disabled
 
@@ -146,7 +148,8 @@ def test_push_writes_with_progress_and_undo_restores(loaded: Loaded) -> None:
     assert widget.model.phase == "undone"
     restored = loaded.sb.contacts().loc[ids, "jobtitle"]
     pd.testing.assert_series_equal(restored, before)
-    assert "Undo: 4 cells applied" in widget.message.value
+    assert "Undone." in widget.message.value
+    assert "Undo: 4 cells applied" in widget.result.value
     assert widget.progress.description == "Undoing"
     assert widget.undo_button.disabled and widget.push_button.disabled
 
@@ -165,7 +168,7 @@ def test_progress_follows_the_batches(tmp_path: Path) -> None:
 
     progress = [done for done, total in seen if total == 150]
     assert progress == sorted(progress) and progress[-1] == 150
-    assert 100 in progress  # the first batch of 100 showed before the second was sent
+    assert {50, 100} & set(progress)  # one batch showed before the other one was done
 
 
 def test_a_read_only_token_cannot_push_and_says_why(loaded: Loaded) -> None:
@@ -202,7 +205,8 @@ def test_conflicts_are_shown_and_left_alone(loaded: Loaded) -> None:
     after = loaded.sb.contacts()
     assert after.loc[mine, "jobtitle"] == "Data steward"
     assert after.loc[theirs, "jobtitle"] == "Changed in CRM"
-    assert "1 conflicts" in widget.message.value
+    assert "Pushed, with 1 conflict left alone" in widget.message.value
+    assert "Conflicts:" in widget.result.value
 
 
 def test_without_a_connection_it_validates_locally_and_says_how_to_connect(
@@ -236,6 +240,18 @@ def test_no_edits_nothing_to_push(loaded: Loaded) -> None:
     assert widget.table.value == ""
 
 
+def test_a_token_refused_at_check_time_blocks_push_and_says_why(loaded: Loaded) -> None:
+    loaded.df.loc[_ids(loaded.df, 1), "jobtitle"] = "Data steward"
+    loaded.sb.rotate_token()
+
+    widget = loaded.review()
+
+    assert widget.push_button.disabled
+    assert "did not confirm this token" in widget.blocked.value
+    assert "rotated" in widget.message.value
+    assert widget.model.report is not None  # validated locally all the same
+
+
 def test_a_rotated_token_at_push_time_is_a_message_not_a_traceback(loaded: Loaded) -> None:
     loaded.df.loc[_ids(loaded.df, 2), "jobtitle"] = "Data steward"
     widget = loaded.review()
@@ -249,33 +265,55 @@ def test_a_rotated_token_at_push_time_is_a_message_not_a_traceback(loaded: Loade
     assert not widget.push_button.disabled  # try again once the token is fixed
 
 
-def test_an_interrupted_push_can_be_undone(loaded: Loaded) -> None:
-    """A push that died half way keeps its partial result, so Undo is offered."""
-    ids = _ids(loaded.df, 3)
-    loaded.df.loc[ids, "jobtitle"] = "Data steward"
-    before = loaded.sb.contacts().loc[ids, "jobtitle"].copy()
-    calls = {"real": 0}
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ({"status": 401}, "rotated"),
+        ({"status": 429, "policy": "DAILY"}, "daily"),
+    ],
+    ids=["token-refused", "daily-limit"],
+)
+def test_an_interrupted_push_keeps_what_landed_and_offers_undo(
+    tmp_path: Path, fault: dict[str, Any], said: str
+) -> None:
+    """The second batch is refused: the first one landed, and Undo takes it back (or, when
+    the daily limit is used up, says so instead of raising)."""
+    with Sandbox(contacts=150) as sb:
+        client = connect(token=sb.token, base_url=sb.url, max_concurrency=1)  # in order
+        df = read_contacts(client, properties=["jobtitle"], progress=False)
+        before = sb.contacts()["jobtitle"].copy()
+        df["jobtitle"] = "Data steward"
 
-    def flaky_push(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("dry_run"):
+        def refuse_second_batch(event: Any) -> None:
+            if isinstance(event, Sending) and event.batch.index == 1:
+                sb.inject(path="/batch/update", **fault)
+
+        def pusher(*args: Any, **kwargs: Any) -> Any:
+            kwargs["listeners"] = [*kwargs.get("listeners", ()), refuse_second_batch]
             return push(*args, **kwargs)
-        calls["real"] += 1
-        loaded.sb.inject(status=500, path="/crm/v3/objects/contacts/batch/update", count=100)
-        return push(*args, **kwargs)
 
-    model = ReviewModel(loaded.df, loaded.client, journal_dir=loaded.journals, pusher=flaky_push)
-    model.check()
-    widget = Review(model)
+        model = ReviewModel(df, client, journal_dir=tmp_path, pusher=pusher)
+        model.check()
+        widget = Review(model)
 
-    widget.push_button.click()
+        widget.push_button.click()
 
-    assert calls["real"] == 1
-    assert model.level == "error"
-    assert "Traceback" not in widget.message.value
-    if model.phase == "pushed" and model.can_undo:  # part of it landed
-        loaded.sb.faults.clear()
+        assert model.phase == "pushed" and model.level == "error"
+        assert said in widget.message.value.lower()
+        assert "Traceback" not in widget.message.value
+        assert model.result is not None and len(model.result.applied) == 100
+        assert (sb.contacts()["jobtitle"] == "Data steward").sum() == 100
+        assert not widget.undo_button.disabled
+
         widget.undo_button.click()
-        pd.testing.assert_series_equal(loaded.sb.contacts().loc[ids, "jobtitle"], before)
+
+        if said == "daily":  # this client may send nothing more today: a message, no undo
+            assert model.phase == "pushed" and "daily" in widget.message.value
+            assert not widget.undo_button.disabled
+        else:
+            assert model.phase == "undone", model.message
+            pd.testing.assert_series_equal(sb.contacts()["jobtitle"], before)
+        client.close()
 
 
 def test_unexpected_errors_are_messages(loaded: Loaded) -> None:
@@ -299,6 +337,17 @@ def test_unexpected_errors_are_messages(loaded: Loaded) -> None:
     model = ReviewModel(loaded.df, loaded.client, journal_dir=loaded.journals, pusher=buggy)
     model.check()
     widget = Review(model)
-    assert "conflict check could not run" not in widget.message.value
+    assert "The conflict check failed unexpectedly: KeyError" in widget.message.value
+    assert model.report is not None and model.report.ok  # validated locally instead
     widget.push_button.click()
     assert "The push failed unexpectedly: KeyError" in widget.message.value
+
+
+@pytest.mark.parametrize("module", ["hsframe.widgets", "hsframe.widgets.review_model"])
+def test_docstring_examples_run(module: str) -> None:
+    """The examples in the package's and the review model's docstrings run as written."""
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.ELLIPSIS, verbose=False
+    )
+    assert result.attempted > 0
+    assert result.failed == 0

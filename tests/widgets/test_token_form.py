@@ -8,6 +8,8 @@ widget's value, in a repr, or in the model's result.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import os
 import stat
 import subprocess
@@ -19,7 +21,6 @@ from typing import Any
 import pytest
 from dotenv import dotenv_values
 
-import hsframe.widgets
 from hsframe.client import READ_SCOPE, WRITE_SCOPE, default_client
 from hsframe.config import Settings, save_token
 from hsframe.errors import ConfigurationError, mask
@@ -299,7 +300,7 @@ def test_the_public_functions_survive_their_views_being_imported() -> None:
     """``hsframe.widgets.token_form``/``review`` are functions, even after the modules of
     the same names were imported (see the package docstring)."""
     import hsframe.widgets.review
-    import hsframe.widgets.token_form  # noqa: F401
+    import hsframe.widgets.token_form
 
     assert callable(hsframe.widgets.token_form) and callable(hsframe.widgets.review)
     assert hsframe.widgets.token_form.__module__ == "hsframe.widgets"
@@ -326,3 +327,13 @@ def test_importing_the_package_does_not_import_ipywidgets() -> None:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.parametrize("module", ["hsframe.widgets.token_model"])
+def test_docstring_examples_run(module: str) -> None:
+    """The examples in the token model's docstrings run (against the sandbox) as written."""
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.ELLIPSIS, verbose=False
+    )
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -1,0 +1,306 @@
+"""Tests for hsframe.journal: the file itself, reading it back, resume and undo.
+
+Crashes are simulated two ways: a listener that raises at a chosen event (the journal, which
+listens first, has recorded it; the rest of the run never happens, as in a killed process),
+and the sandbox's ``after=True`` faults (the write happens, the answer is lost).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from hsframe import baseline, diff, journal, write
+from hsframe.client import Client
+from hsframe.config import Settings
+from hsframe.journal import JournalError, read, result_of, resume, undo
+from hsframe.load import read_contacts
+from hsframe.sandbox import Sandbox
+from hsframe.write import ARCHIVE, Checked, Sending, Sent, archive, push
+
+PROPERTIES = ["email", "firstname", "jobtitle", "city", "lifecyclestage"]
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    yield Sandbox(contacts=260)
+    baseline.clear()
+
+
+def connect(sb: Sandbox, **options: Any) -> Client:
+    settings = Settings(token=sb.token, base_url=sb.adapter_url, **options)
+    return Client(settings, session=sb.session())
+
+
+@pytest.fixture
+def client(sb: Sandbox) -> Iterator[Client]:
+    with connect(sb) as c:
+        yield c
+
+
+@pytest.fixture
+def journal_dir(tmp_path: Path) -> Path:
+    return tmp_path / "journal"
+
+
+def load(client: Client) -> pd.DataFrame:
+    return read_contacts(client, properties=PROPERTIES, progress=False)
+
+
+def the_journal(directory: Path) -> Path:
+    [path] = [p for p in directory.iterdir() if "-push-" in p.name]
+    return path
+
+
+def crm_calls(sb: Sandbox) -> list[str]:
+    return [r.path.rsplit("/", 1)[1] for r in sb.requests if r.path.startswith("/crm/v3/objects")]
+
+
+def edited(client: Client) -> pd.DataFrame:
+    """250 contacts retitled (three update batches) and three new contacts (one create)."""
+    df = load(client)
+    df.loc[df.index[:250], "jobtitle"] = "Resumed"
+    rows = [{"email": f"new{i}@example.com", "firstname": f"New {i}"} for i in range(3)]
+    return diff.add(df, rows)
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+def test_journal_goes_to_the_configured_directory_with_private_modes(
+    sb: Sandbox, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(journal.JOURNAL_ENV, str(tmp_path / "private" / "journal"))
+    df = load(client)
+    df.loc[df.index[0], "jobtitle"] = "Private"
+    result = push(df, client, progress=False)
+    assert result.journal is not None
+    assert result.journal.parent == tmp_path / "private" / "journal"
+    assert os.stat(result.journal).st_mode & 0o777 == 0o600
+    assert os.stat(tmp_path / "private").st_mode & 0o777 == 0o700
+    assert os.stat(result.journal.parent).st_mode & 0o777 == 0o700
+
+
+def test_journal_records_every_step_and_never_the_token(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    df.loc[df.index[:3], "jobtitle"] = "Recorded"
+    df.loc[df.index[3], "email"] = sb.contacts()["email"].iloc[10]  # refused: a duplicate
+    result = push(df, client, progress=False, journal_dir=journal_dir, on_invalid="skip")
+    text = result.journal.read_text()  # type: ignore[union-attr]
+    assert sb.token not in text and sb.token.split("-")[-1] not in text
+    kinds = [json.loads(line)["record"] for line in text.splitlines()]
+    assert kinds == ["header", "plan", "checked", "intent", "outcome", "end"]
+    contents = read(result.journal)  # type: ignore[arg-type]
+    assert contents.header.portal_id == sb.portal_id and contents.ended
+    assert {c.property for c in contents.plan.cells} == {"jobtitle"}  # type: ignore[union-attr]
+    assert len(contents.plan.skipped) == 1  # type: ignore[union-attr]
+
+
+def test_a_half_written_last_line_is_tolerated(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Cut"
+    result = push(df, client, progress=False, journal_dir=journal_dir)
+    path = result.journal
+    assert path is not None
+    with open(path, "ab") as handle:
+        handle.write(b'{"record":"outcome","batch":0,"att')
+    assert read(path).ended
+    assert len(result_of(path).applied) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "damage", "message"),
+    [
+        (2, lambda text: text[: len(text) // 2] + "\n", "line 2: not valid JSON"),
+        (3, lambda text: text.replace('"checked"', '"checkd"'), "line 3: not a journal record"),
+        (4, lambda text: text.replace('"inputs"', '"inputz"'), "line 4: a 'intent' record"),
+        (1, lambda text: text.replace('"format":1', '"format":9'), "line 1: journal format 9"),
+    ],
+)
+def test_an_edited_line_is_refused_by_number(
+    sb: Sandbox, client: Client, journal_dir: Path, line: int, damage: Any, message: str
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Edited"
+    path = push(df, client, progress=False, journal_dir=journal_dir).journal
+    assert path is not None
+    lines = path.read_text().splitlines(keepends=True)
+    lines[line - 1] = damage(lines[line - 1])
+    path.write_text("".join(lines))
+    with pytest.raises(JournalError, match=message):
+        read(path)
+    with pytest.raises(JournalError):
+        resume(path, client, progress=False)
+
+
+# --- resume --------------------------------------------------------------------------------------
+
+
+def _crash_at(kind: type, number: int) -> Any:
+    seen = {"n": 0}
+
+    def listener(event: write.Event) -> None:
+        if isinstance(event, kind):
+            seen["n"] += 1
+            if seen["n"] == number:
+                raise Crash(f"crashed at {kind.__name__} #{number}")
+
+    return listener
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        pytest.param((Checked, 1), id="after the conflict check"),
+        pytest.param((Sending, 2), id="intent recorded, never sent"),
+        pytest.param((Sent, 1), id="one batch done, one in flight"),
+        pytest.param((Sent, 3), id="creates in flight"),
+    ],
+)
+def test_resume_finishes_a_crashed_push_without_duplicates(
+    sb: Sandbox, journal_dir: Path, crash: tuple[type, int]
+) -> None:
+    with connect(sb, max_concurrency=2) as client:
+        df = edited(client)
+        expected = diff.changes(df)
+        with pytest.raises(Crash):
+            push(df, client, progress=False, journal_dir=journal_dir, listeners=[_crash_at(*crash)])
+        path = the_journal(journal_dir)
+        assert not read(path).ended and not result_of(path).complete
+        sb.clear_requests()
+        result = resume(path, client, frame=df, progress=False)
+    assert result.complete and result.ok
+    assert len(result.applied) == len(expected)
+    stored = sb.contacts()
+    assert (stored.loc[df.index[:250], "jobtitle"] == "Resumed").all()
+    for i in range(3):
+        assert (stored["email"] == f"new{i}@example.com").sum() == 1
+    assert diff.changes(df).empty  # the frame learnt its new ids, its baseline moved on
+    # nothing that landed was written again: one write per batch, at most
+    calls = crm_calls(sb)
+    assert calls.count("update") <= 3 and calls.count("create") <= 1
+    assert read(path).ended
+    assert resume(path, client, progress=False).requests == 0
+
+
+def test_resume_settles_a_lost_create_by_email(sb: Sandbox, journal_dir: Path) -> None:
+    with connect(sb, max_retries=0) as client:
+        df = load(client)
+        frame = diff.add(df, [{"email": "twice@example.com", "firstname": "Once"}])
+        sb.inject(path="/batch/create", drop=True, after=True)  # created, answer lost
+        sb.inject(path="/batch/read", drop=True)  # and the read-back fails too
+        first = push(frame, client, progress=False, journal_dir=journal_dir)
+        assert not first.complete
+        assert "outcome unknown" in first.failed.iloc[0]["reason"]
+        sb.clear_requests()
+        result = resume(first, client, frame=frame, progress=False)
+    assert crm_calls(sb) == ["read"]  # found by email: not created again
+    assert (sb.contacts()["email"] == "twice@example.com").sum() == 1
+    assert result.complete and list(result.created.values()) == [frame.index[-1]]
+
+
+def test_resume_refuses_another_portals_token(sb: Sandbox, journal_dir: Path) -> None:
+    with connect(sb, max_concurrency=1) as client:
+        df = load(client)
+        df.loc[df.index[:150], "jobtitle"] = "Elsewhere"
+        with pytest.raises(Crash):
+            push(
+                df, client, progress=False, journal_dir=journal_dir, listeners=[_crash_at(Sent, 1)]
+            )
+    path = the_journal(journal_dir)
+    lines = path.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    header["portal_id"] = 1
+    lines[0] = json.dumps(header) + "\n"
+    path.write_text("".join(lines))
+    with connect(sb) as client, pytest.raises(Exception, match="portal 1"):
+        resume(path, client, progress=False)
+
+
+def test_a_dry_run_has_nothing_to_resume(sb: Sandbox, client: Client, journal_dir: Path) -> None:
+    df = load(client)
+    df.loc[df.index[0], "jobtitle"] = "Dry"
+    preview = push(df, client, progress=False, journal_dir=journal_dir, dry_run=True)
+    with pytest.raises(ValueError, match="dry run"):
+        resume(preview, client, progress=False)
+
+
+# --- undo ----------------------------------------------------------------------------------------
+
+
+def test_undo_restores_and_reports_cells_changed_since(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    before = sb.contacts()
+    targets = df.index[:4]
+    df.loc[targets, "jobtitle"] = "Regretted"
+    pushed = push(df, client, progress=False, journal_dir=journal_dir)
+    changed = targets[0]
+    client.batch_update([{"id": str(changed), "properties": {"jobtitle": "Colleague's"}}])
+    undone = undo(pushed, client, progress=False, journal_dir=journal_dir)
+    after = sb.contacts()
+    for contact in targets[1:]:
+        assert after.loc[contact, "jobtitle"] == before.loc[contact, "jobtitle"]
+    assert after.loc[changed, "jobtitle"] == "Colleague's"
+    assert list(undone.conflicts["id"]) == [changed]
+    assert undone.conflicts.iloc[0]["remote"] == "Colleague's"
+    assert read(undone.journal).header.of == pushed.push_id  # type: ignore[arg-type]
+
+
+def test_undo_archives_created_contacts_only_if_unchanged(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    frame = diff.add(
+        df,
+        [
+            {"email": "keep.me@example.com", "firstname": "Keep"},
+            {"email": "drop.me@example.com", "firstname": "Drop"},
+        ],
+    )
+    pushed = push(frame, client, progress=False, journal_dir=journal_dir)
+    keep, drop = (pushed.created[r] for r in sorted(pushed.created))
+    client.batch_update([{"id": str(keep), "properties": {"firstname": "Edited since"}}])
+    undone = undo(pushed, client, progress=False, journal_dir=journal_dir)
+    assert undone.archived == (drop,)
+    assert keep in sb.contacts().index and drop not in sb.contacts().index
+    assert "not archived" in undone.conflicts.iloc[0]["reason"]
+
+
+def test_an_undo_can_be_undone(sb: Sandbox, client: Client, journal_dir: Path) -> None:
+    df = load(client)
+    target = int(df.index[df["lifecyclestage"] == "lead"][0])
+    df.loc[target, ["lifecyclestage", "city"]] = ["customer", "Undo City"]
+    pushed = push(df, client, progress=False, journal_dir=journal_dir)
+    undone = undo(pushed, client, progress=False, journal_dir=journal_dir)
+    assert undone.ok and sb.contacts().loc[target, "lifecyclestage"] == "lead"  # clear, then set
+    redone = undo(undone, client, progress=False, journal_dir=journal_dir)
+    assert redone.ok
+    assert tuple(sb.contacts().loc[target, ["lifecyclestage", "city"]]) == ("customer", "Undo City")
+
+
+def test_undo_of_an_archive_says_where_to_restore(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    ids = list(sb.contacts().index[:2])
+    gone = archive(ids, client, progress=False, journal_dir=journal_dir)
+    sb.clear_requests()
+    undone = undo(gone, client, progress=False, journal_dir=journal_dir)
+    assert not crm_calls(sb)
+    assert undone.skipped["property"].eq(ARCHIVE).all() and len(undone.skipped) == 2
+    assert "Restore" in undone.skipped.iloc[0]["reason"]
