@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import time
 from typing import Any
 
 import pytest
@@ -292,8 +291,6 @@ def test_a_delay_over_http_times_the_client_out(
     live_core.faults.inject(delay=0.4, method="PATCH", after=True)
     url = f"{http_server.url}{CONTACTS}/1"
     auth = bearer(live_core.auth.token)
-    started = time.perf_counter()
     with pytest.raises(requests.ReadTimeout):
         http_session.patch(url, headers=auth, json={"properties": {"jobtitle": "CTO"}}, timeout=0.1)
-    assert time.perf_counter() - started < 0.35
     assert fake_crm.contacts["1"]["jobtitle"] == "CTO"
