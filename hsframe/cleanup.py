@@ -155,7 +155,7 @@ _PARTICLES = frozenset(
     {"da", "das", "de", "del", "della", "der", "des", "di", "do", "dos", "du", "la", "le"}
     | {"lo", "ten", "ter", "van", "von", "vom", "zu", "y"}
 )
-_WORD_BREAKS = re.compile(r"([\s\-'’]+)")
+_WORD_BREAKS = re.compile(r"([\s\-'’.]+)")
 
 
 def _capitalise(word: str) -> str:

@@ -1,36 +1,181 @@
-"""The ``hsframe`` command: run the sandbox, and show hsframe at work.
+"""The ``hsframe`` command: the notebook workflow for terminals, scripts and ``make demo``.
 
-Two commands for now:
+Not every correction happens in a notebook: an operations person gets a CSV of fixes by
+email, a scheduled job exports the portal to Parquet, a push dies and must be finished from
+a shell. The command gives those jobs the same safety as the notebook (preview, validation,
+a journal, undo) with no Python to write::
 
-* ``hsframe sandbox serve`` runs the local HubSpot emulator over HTTP until interrupted,
-  printing its URL and token, so that notebooks, scripts, the official SDK or ``curl`` can
-  use it as they would use ``https://api.hubapi.com``;
-* ``hsframe demo`` starts a sandbox with the sample contacts and walks through a real HTTP
-  round trip with plain ``requests`` (token info, a list page, a search, a write and its
-  read-back), printing what each step sent and got.
+    hsframe demo                                   the whole story on a local sandbox
+    hsframe sandbox serve                          a local HubSpot emulator over HTTP
+    hsframe token check                            portal and scopes of the configured token
+    hsframe pull --out contacts.parquet            contacts to Parquet or CSV
+    hsframe apply fixes.csv --key email            corrections: diff, validate, ask, write
+    hsframe undo JOURNAL                           take a push or an apply back
+    hsframe resume JOURNAL                         finish a push or an apply that stopped
 
-``main`` takes ``argv`` and returns the exit status, so tests can call it in-process.
+**The token is never a command-line value** (it would land in shell history and in the
+process list). It comes from ``HUBSPOT_ACCESS_TOKEN``, else ``./.env``; ``--token-env NAME``
+reads another variable, ``--token-stdin`` the first line of standard input (for a password
+manager's command line). ``--base-url`` or ``HUBSPOT_BASE_URL`` points at another API, such
+as a sandbox served by ``hsframe sandbox serve``. No output shows the token, only its mask
+(``pat-na1-…a1b2``); ``sandbox serve`` alone prints its sandbox's token, since that is
+what it is for.
+
+**Writing asks first.** ``apply`` and ``undo`` always compute a dry run, show it, and ask
+before writing; ``--yes`` skips the question. When standard input is not a terminal (a
+script, a pipe, ``--token-stdin``) there is nobody to ask, so without ``--yes`` they refuse
+to write and say so. ``resume`` finishes a run that was already approved and does not ask.
+
+**CSV files.** ``apply`` reads UTF-8, with or without a byte-order mark; a file that is not
+UTF-8 is read as Windows-1252 (a superset of Latin-1, what spreadsheets on Windows save),
+with a warning. Commas, semicolons or tabs separate fields (from the header line). An empty
+cell is not a correction (the property is left alone). Cells starting with ``=``, ``+``,
+``-`` or ``@`` are data (``+44 20 7946 0958`` is a phone number), except that a leading
+``'`` before one of those characters is removed: that is the guard ``pull`` adds. ``pull``
+writes CSV cells as HubSpot's wire strings (the samples' format, so a pulled file can be
+applied back) and, because spreadsheets run cells starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return as formulas, prefixes such text cells with ``'`` (``--raw-csv``
+writes them as they are, for programs). Files ``pull`` writes hold personal data and are
+created readable by their owner only (mode 0600).
+
+**Exit status** (also in ``hsframe --help``):
+
+====  ===========================================================================
+0     success
+1     a check failed: invalid corrections (without ``--on-invalid skip``), cells HubSpot
+      did not apply, conflicts, an unfinished run, a demo verification
+2     usage: bad arguments, an unreadable file or journal, a write that needs ``--yes``
+3     authentication: no token, an invalid or rotated token, a missing scope, an unsafe
+      base URL
+4     HubSpot or the network failed (after hsframe's retries)
+130   interrupted (Ctrl+C)
+====  ===========================================================================
+
+Errors are one line on standard error (what went wrong and what to do), never a traceback.
+``main`` takes ``argv`` and returns the exit status, so tests call it in-process.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import gzip
+import io
+import os
+import re
 import signal
 import sys
+import tempfile
 import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import IO, Any, TextIO
 
-import requests
+import pandas as pd
 
+from hsframe import cleanup, diff
+from hsframe.client import READ_SCOPE, WRITE_SCOPE, Client
+from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Secret, Settings, check_base_url
+from hsframe.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HubSpotError,
+    MissingScopesError,
+    mask,
+)
+from hsframe.journal import JournalError, default_directory, resume, undo
+from hsframe.load import read_contacts
 from hsframe.sandbox import TIERS, Sandbox
 from hsframe.sandbox.facade import ContactsSource
+from hsframe.widgets.token_model import (
+    PRIVATE_APP_AUTH,
+    PRIVATE_APP_SCOPES,
+    TokenCheck,
+    TokenResult,
+)
+from hsframe.write import (
+    ARCHIVE,
+    InvalidEditsError,
+    PushInterruptedError,
+    PushResult,
+    apply_corrections,
+)
 
-DEMO_PROPERTIES = ("email", "firstname", "lastname", "lifecyclestage", "jobtitle")
-DEMO_TITLE = "Head of Data Quality"
+__all__ = [
+    "DEMO_STALE_MAPPING",
+    "EXIT_AUTH",
+    "EXIT_FAILED",
+    "EXIT_HUBSPOT",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "main",
+    "run_demo",
+]
+
+EXIT_OK = 0
+"""Success."""
+EXIT_FAILED = 1
+"""A check failed: invalid corrections, cells not applied, conflicts, a verification."""
+EXIT_USAGE = 2
+"""Bad arguments, an unreadable file or journal, a write that needs ``--yes``."""
+EXIT_AUTH = 3
+"""No token, an invalid or rotated token, a missing scope, an unsafe base URL."""
+EXIT_HUBSPOT = 4
+"""HubSpot or the network failed after hsframe's retries."""
+EXIT_INTERRUPTED = 130
+"""Interrupted (Ctrl+C), as shells report SIGINT."""
+
+EXIT_STATUS_HELP = """\
+exit status:
+  0    success
+  1    a check failed: invalid corrections (without --on-invalid skip), cells HubSpot
+       did not apply, conflicts, an unfinished run, a demo verification
+  2    usage: bad arguments, an unreadable file or journal, a write that needs --yes
+  3    authentication: no token, an invalid or rotated token, a missing scope, an
+       unsafe base URL
+  4    HubSpot or the network failed (after hsframe's retries)
+  130  interrupted (Ctrl+C)"""
+
+TOKEN_HELP = f"""\
+the token:
+  never given on the command line (shell history, process list). Read from
+  {TOKEN_ENV}, else from ./.env; --token-env NAME reads another variable,
+  --token-stdin the first line of standard input. {BASE_URL_ENV} or --base-url
+  points at another API (e.g. `hsframe sandbox serve`). Outputs show the token's
+  mask only (pat-na1-…a1b2)."""
+
+DEMO_STALE_MAPPING: dict[str, dict[str, str | None]] = {
+    "lifecyclestage": {"prospect": "lead"},
+    "hs_lead_status": {"Prospect": "OPEN", "Nurturing": "IN_PROGRESS", "DEAD": "UNQUALIFIED"},
+    "industry": {
+        "TECHNOLOGY": "INFORMATION_TECHNOLOGY_AND_SERVICES",
+        "Healthcare": "HOSPITAL_HEALTH_CARE",
+    },
+    "numemployees": {"10000+": "1000+"},
+    "customer_tier": {"enterprise": "platinum"},
+    "product_interest": {"website_builder": "cms"},
+}
+"""The demo's decisions for stale values that match no option by name (the sample portal's;
+``Lead`` → ``lead`` and the like need none). ``numemployees`` ``1-10`` is left for a person:
+it straddles two options."""
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_GUARDED_KINDS = ("string", "enumeration", "multiselect")
+_SHOW_ROWS = 30
+_CELL_WIDTH = 42
+
+
+class UsageError(Exception):
+    """A problem with the command line or an input file: exit status 2."""
+
+
+# --- entry point ----------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,35 +185,293 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name; ``sys.argv[1:]`` when None.
 
     Returns:
-        The exit status: 0 on success.
+        The exit status (module docstring). Bad arguments exit through ``SystemExit(2)``
+        raised by argparse, as ``--help`` does with 0.
+
+    Example:
+        >>> main(["sandbox"])  # doctest: +ELLIPSIS
+        usage: hsframe sandbox ...
+        2
     """
     parser = _parser()
     args = parser.parse_args(argv)
     command: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if command is None:
         parser.print_help()
-        return 2
-    return command(args)
+        return EXIT_USAGE
+    try:
+        with _warnings_as_lines():
+            return command(args)
+    except KeyboardInterrupt:
+        text = "interrupted."
+        if getattr(args, "writes", False):
+            text += (
+                f" If a write had started, its journal is in {_journal_dir(args)}; finish it "
+                "with `hsframe resume JOURNAL`."
+            )
+        _error(text)
+        return EXIT_INTERRUPTED
+    except PushInterruptedError as error:
+        where = f"`hsframe resume {error.result.journal}`" if error.result.journal else "a new run"
+        _error(f"{error.message} {error.cause.hint} Then finish the run with {where}.")
+        return _status_of(error.cause)
+    except InvalidEditsError as error:
+        _error(f"{error.message} Fix them, or pass --on-invalid skip to write the rest.")
+        return EXIT_FAILED
+    except HubSpotError as error:
+        _error(_flat(str(error)))
+        return _status_of(error)
+    except (UsageError, ValueError, OSError) as error:
+        _error(_flat(str(error)))
+        return EXIT_USAGE
+
+
+def _status_of(error: HubSpotError) -> int:
+    if isinstance(error, AuthenticationError | MissingScopesError | ConfigurationError):
+        return EXIT_AUTH
+    if isinstance(error, JournalError | ValueError):
+        return EXIT_USAGE  # a damaged journal, a frame or value hsframe cannot use
+    return EXIT_HUBSPOT
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show hsframe's user warnings (a property name it does not know, a ``.env`` others
+    can read, a value it could not decode) as one ``hsframe: warning:`` line each, not as
+    Python's two-line warning with a source path."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        _warn(_flat(str(message)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        warnings.showwarning = show
+        yield
+
+
+def _error(text: str) -> None:
+    print(f"hsframe: error: {text}", file=sys.stderr, flush=True)
+
+
+def _warn(text: str) -> None:
+    print(f"hsframe: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- the parser -----------------------------------------------------------------------------------
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual, but keeps text laid out in indented lines (the
+    epilogs: token rules, exit status) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n  " in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hsframe",
         description="HubSpot CRM contacts in pandas, written back safely.",
+        epilog=f"{TOKEN_HELP}\n\n{EXIT_STATUS_HELP}",
+        formatter_class=_Formatter,
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
+    def command(
+        name: str,
+        help_text: str,
+        description: str,
+        *options: Callable[[argparse.ArgumentParser], None],
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(
+            name,
+            help=help_text,
+            description=description,
+            epilog=EXIT_STATUS_HELP,
+            formatter_class=_Formatter,
+        )
+        for add in options:
+            add(sub)
+        return sub
+
+    demo = command(
+        "demo",
+        "the whole story on a local sandbox: load, clean up, validate, push, verify, undo",
+        "Start a local HubSpot sandbox with the sample contacts (real HTTP on 127.0.0.1), load "
+        "them with every property, clean them up (emails, names, stale options), validate, "
+        "push, read back to verify, undo, and verify again. Ends with a table of the steps. "
+        "Nothing leaves this machine; journals go to a temporary directory.",
+        _progress_options,
+    )
+    demo.add_argument(
+        "--contacts",
+        metavar="N|CSV",
+        help="generate N contacts, or load a CSV in the samples' format (default: the 1,200 "
+        "sample contacts)",
+    )
+    demo.add_argument(
+        "--latency", type=float, default=0.0, metavar="S", help="seconds per request (0)"
+    )
+    demo.set_defaults(run=_demo)
+
+    _sandbox_parser(commands)
+
+    token = commands.add_parser(
+        "token",
+        help="the access token: check its portal and scopes",
+        description="Commands about the private-app access token.",
+    )
+    token_commands = token.add_subparsers(title="token commands", metavar="COMMAND")
+    token.set_defaults(run=lambda _args: _help(token))
+    check = token_commands.add_parser(
+        "check",
+        help="show the token's portal, app and scopes; fail if one is missing",
+        description="Ask HubSpot about the configured token: its portal, app and user, and a "
+        "table of the scopes hsframe needs (✓/✗) with what each is for. Exits 3 when the "
+        "token is missing, invalid or rotated, or lacks a required scope.",
+        epilog=f"{TOKEN_HELP}\n\n{EXIT_STATUS_HELP}",
+        formatter_class=_Formatter,
+    )
+    _connection_options(check)
+    check.add_argument(
+        "--require",
+        action="append",
+        metavar="SCOPE",
+        help="a scope the token must have: read, write or a full scope name; repeatable "
+        "(default: read and write)",
+    )
+    check.set_defaults(run=_token_check)
+
+    pull = command(
+        "pull",
+        "load contacts and save them as Parquet or CSV",
+        "Load contacts (concurrently, within HubSpot's rate limits) and save them. Parquet "
+        "keeps the typed columns (index: the contact id); CSV holds HubSpot's wire strings "
+        "with an id column, text cells that a spreadsheet would run as formulas prefixed "
+        "with ' (see --raw-csv). The file is written whole or not at all, readable by you "
+        "only (it holds personal data).",
+        _connection_options,
+        _progress_options,
+    )
+    pull.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="where to write: .parquet, .csv or .csv.gz (replaced if it exists)",
+    )
+    pull.add_argument(
+        "--properties",
+        default="all",
+        metavar="all|default|a,b,...",
+        help="which properties: all (default), default (the six HubSpot returns by default), "
+        "or a comma-separated list",
+    )
+    pull.add_argument(
+        "--where",
+        action="append",
+        metavar="FILTER",
+        help="only contacts matching NAME=VALUE (also !=, <, <=, >, >=); NAME=A|B for one of "
+        "several values; NAME= for unset, NAME!= for set; repeatable (ANDed), one per property",
+    )
+    pull.add_argument(
+        "--archived", action="store_true", help="archived contacts instead of live ones"
+    )
+    pull.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="at most N contacts (the lowest ids)"
+    )
+    pull.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="write CSV cells exactly, without the formula guard (for programs, not spreadsheets)",
+    )
+    pull.set_defaults(run=_pull)
+
+    apply = command(
+        "apply",
+        "apply a corrections CSV: show the diff and validation, ask, write, journal",
+        "Apply corrections from a CSV: one row per contact, a key column (email or id) and "
+        "one column per property to set. Empty cells are left alone; columns that are not "
+        "contact properties (notes) are never sent. Emails are matched stripped and in any "
+        "case; unknown emails become new contacts (upserted by email). The diff and the "
+        "validation are shown first; only differing cells are written, journaled, and "
+        "verified.",
+        _connection_options,
+        _progress_options,
+        _write_options,
+    )
+    apply.add_argument("csv", metavar="CSV", help="the corrections file")
+    apply.add_argument(
+        "--key", choices=("email", "id"), default="email", help="how rows name contacts (email)"
+    )
+    apply.add_argument(
+        "--on-invalid",
+        choices=("raise", "skip"),
+        default="raise",
+        help="raise (default): write nothing if any correction is invalid; skip: leave the "
+        "invalid rows out and write the rest",
+    )
+    apply.add_argument(
+        "--on-conflict",
+        choices=("skip", "overwrite"),
+        default="skip",
+        help="cells changed in HubSpot since they were read: skip (default) or overwrite",
+    )
+    apply.set_defaults(run=_apply, writes=True)
+
+    undo_cmd = command(
+        "undo",
+        "take a push or an apply back, from its journal",
+        "Write the old values back where HubSpot still holds what the run wrote (cells "
+        "changed since are reported, not touched); contacts the run created are archived. "
+        "Shows what it would do and asks first. The undo is journaled too, and can be undone.",
+        _connection_options,
+        _progress_options,
+        _write_options,
+    )
+    undo_cmd.add_argument("journal", metavar="JOURNAL", help="the run's journal file")
+    undo_cmd.set_defaults(run=_undo, writes=True)
+
+    resume_cmd = command(
+        "resume",
+        "finish a push or an apply that stopped half way, from its journal",
+        "Finish a run from its journal: batches that were answered are not sent again, "
+        "batches whose answer was lost are settled by reading back, the rest is checked "
+        "for conflicts and sent. Does not ask: the run was approved when it started.",
+        _connection_options,
+        _progress_options,
+    )
+    resume_cmd.add_argument("journal", metavar="JOURNAL", help="the run's journal file")
+    resume_cmd.set_defaults(run=_resume, writes=True)
+    return parser
+
+
+def _sandbox_parser(commands: Any) -> None:
     sandbox = commands.add_parser("sandbox", help="the local HubSpot emulator")
     sandbox_commands = sandbox.add_subparsers(title="sandbox commands", metavar="COMMAND")
     sandbox.set_defaults(run=lambda _args: _help(sandbox))
-
     serve = sandbox_commands.add_parser(
         "serve",
         help="serve the sandbox over HTTP on 127.0.0.1 until interrupted",
         description=(
             "Serve a local emulator of HubSpot's CRM contacts API on 127.0.0.1 and print "
-            "its URL and token. Stop it with Ctrl+C."
+            "its URL and token (the one command that prints a token: the sandbox's, so "
+            "that clients can use it). Stop it with Ctrl+C."
         ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=_Formatter,
     )
     serve.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
     source = serve.add_mutually_exclusive_group()
@@ -99,22 +502,693 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="use this token for the default app (default: a new one)")
     serve.add_argument(
         "--scopes",
-        default="crm.objects.contacts.read,crm.objects.contacts.write",
+        default=f"{READ_SCOPE},{WRITE_SCOPE}",
         help="comma-separated scopes of the default app",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed for generated contacts (0)")
     serve.set_defaults(run=_serve)
 
-    demo = commands.add_parser(
-        "demo", help="a round trip with the sandbox over real HTTP, explained"
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection (the token is never an argument)")
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"the API to talk to (default: {BASE_URL_ENV}, else https://api.hubapi.com)",
     )
-    demo.set_defaults(run=lambda _args: run_demo(sys.stdout))
-    return parser
+    source = group.add_mutually_exclusive_group()
+    source.add_argument(
+        "--token-env",
+        metavar="NAME",
+        help=f"read the token from this environment variable instead of {TOKEN_ENV}",
+    )
+    source.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="read the token from the first line of standard input",
+    )
+
+
+def _progress_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on standard error (default: when it is a terminal)",
+    )
+
+
+def _write_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("writing")
+    group.add_argument(
+        "--dry-run", action="store_true", help="show what would be written; write nothing"
+    )
+    group.add_argument("--yes", "-y", action="store_true", help="write without asking")
+    group.add_argument(
+        "--journal-dir",
+        metavar="DIR",
+        help="where journals go (default: HSFRAME_JOURNAL_DIR, else ~/.hsframe/journal)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
-    return 2
+    return EXIT_USAGE
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    chosen: bool | None = getattr(args, "progress", None)
+    return sys.stderr.isatty() if chosen is None else chosen
+
+
+def _journal_dir(args: argparse.Namespace) -> Path:
+    chosen = getattr(args, "journal_dir", None)
+    return Path(chosen) if chosen else default_directory()
+
+
+# --- connecting -----------------------------------------------------------------------------------
+
+
+def _token_value(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The token from ``--token-stdin`` or ``--token-env``, and where it came from; (None,
+    None) to let the settings find it (``HUBSPOT_ACCESS_TOKEN``, then ``./.env``)."""
+    token: str | None = None
+    source: str | None = None
+    if args.token_stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise ConfigurationError(
+                "--token-stdin: standard input held no token.",
+                hint="Pipe the token in on the first line of standard input.",
+            )
+        source = "from standard input"
+    elif args.token_env:
+        token = os.environ.get(args.token_env, "").strip()
+        if not token:
+            raise ConfigurationError(
+                f"--token-env: {args.token_env} is not set.",
+                hint=f"Set {args.token_env}, or leave --token-env out to use {TOKEN_ENV} "
+                "or ./.env.",
+            )
+        source = f"from {args.token_env}"
+    return token, source
+
+
+def _connect(args: argparse.Namespace) -> tuple[Client, str]:
+    """A client from the token's configured source; and that source, in words."""
+    token, source = _token_value(args)
+    try:
+        settings = Settings.resolve(token, args.base_url)
+    except ConfigurationError as error:
+        if "No HubSpot access token" not in error.message:
+            raise
+        raise ConfigurationError(
+            f"No HubSpot access token: {TOKEN_ENV} is not set and ./.env has none.",
+            hint=f"Copy your private app's token from {PRIVATE_APP_AUTH}, then set "
+            f"{TOKEN_ENV} or put {TOKEN_ENV}=... in ./.env (chmod 600), or use --token-env "
+            "NAME or --token-stdin.",
+        ) from None
+    return Client(settings), source or _source_words(settings.token_source)
+
+
+def _requests(client: Client) -> int:
+    return client.transport.stats.requests
+
+
+# --- token check ----------------------------------------------------------------------------------
+
+
+def _token_check(args: argparse.Namespace) -> int:
+    base_url = args.base_url or os.environ.get(BASE_URL_ENV)
+    if base_url:
+        check_base_url(base_url)  # an unsafe URL is a configuration error (exit 3)
+    token, source = _token_value(args)
+    environ = None if token is None else {**os.environ, TOKEN_ENV: token}
+    checker = TokenCheck(args.require or ["read", "write"], base_url=args.base_url, environ=environ)
+    result = checker.check()
+    words = source or _source_words(result.source)
+    out = sys.stdout
+    if result.masked:
+        print(f"Token   {result.masked} ({words})", file=out)
+    if result.client is not None:
+        print(f"API     {result.client.settings.base_url}", file=out)
+        result.client.close()
+    if result.info is not None:
+        info = result.info
+        print(
+            f"Portal  {info.portal_id}    app {info.app_id or '-'}    user {info.user_id or '-'}",
+            file=out,
+        )
+    if result.status not in ("no_token", "error"):
+        print(file=out)
+        rows = [
+            (row.scope, row.mark, "yes" if row.required else "no", row.purpose)
+            for row in result.scopes
+        ]
+        for line in _table(("scope", "granted", "required", "needed for"), rows):
+            print(line, file=out)
+        print(file=out, flush=True)
+    return _token_verdict(result, words)
+
+
+def _source_words(source: str) -> str:
+    if source == "environment":
+        return f"from {TOKEN_ENV}"
+    return f"from {source}" if source else "none"
+
+
+def _token_verdict(result: TokenResult, words: str) -> int:
+    if result.ok:
+        assert result.info is not None
+        print(f"OK: the token can use portal {result.info.portal_id} with every required scope.")
+        return EXIT_OK
+    if result.status == "no_token":
+        _error(
+            f"No HubSpot access token: {TOKEN_ENV} is not set and ./.env has none. Copy your "
+            f"private app's token from {PRIVATE_APP_AUTH} and set {TOKEN_ENV} (or put it in "
+            "./.env, chmod 600)."
+        )
+        return EXIT_AUTH
+    if result.status == "invalid_token":
+        _error(
+            f"HubSpot refused the token {result.masked} ({words}): it is mistyped, or it was "
+            f"rotated. Copy the current token from {PRIVATE_APP_AUTH} (Rotate there issues a "
+            "new one and expires the old)."
+        )
+        return EXIT_AUTH
+    if result.status == "missing_scopes":
+        lacking = ", ".join(result.missing)
+        _error(
+            f"The token lacks {lacking}. Add the scope(s) in {PRIVATE_APP_SCOPES}, commit the "
+            "change, then copy the app's current token from its Auth tab again."
+        )
+        return EXIT_AUTH
+    _error(_flat(result.message))
+    return EXIT_HUBSPOT
+
+
+# --- pull -----------------------------------------------------------------------------------------
+
+_WHERE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(!=|>=|<=|=|>|<)(.*)\Z", re.S)
+
+
+def _where(items: Sequence[str]) -> dict[str, Any]:
+    """``--where`` filters → :func:`hsframe.read_contacts`' ``where`` dict."""
+    where: dict[str, Any] = {}
+    for item in items:
+        found = _WHERE.match(item)
+        if found is None:
+            raise UsageError(
+                f"--where {item!r}: write NAME=VALUE (or NAME!=VALUE, <, <=, >, >=; NAME=A|B for "
+                "one of several values; NAME= for unset)"
+            )
+        name, operator, raw = found.group(1), found.group(2), found.group(3).strip()
+        if name in where:
+            raise UsageError(f"--where names {name} twice; give each property once")
+        alternatives = [v.strip() for v in raw.split("|")]
+        if not raw:
+            if operator not in ("=", "!="):
+                raise UsageError(f"--where {item!r}: {operator} needs a value")
+            where[name] = None if operator == "=" else ("has",)
+        elif len(alternatives) > 1 and operator in ("=", "!="):
+            where[name] = alternatives if operator == "=" else ("not in", alternatives)
+        else:
+            where[name] = raw if operator == "=" else (operator, raw)
+    return where
+
+
+def _properties(text: str) -> str | list[str]:
+    if text in ("all", "default"):
+        return text
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--properties: give all, default, or a comma-separated list of names")
+    return names
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    raise UsageError(f"--out {path}: the name must end in .parquet, .csv or .csv.gz")
+
+
+def _pull(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    kind = _format_of(out)
+    guarded = 0
+    properties = _properties(args.properties)
+    where = _where(args.where) if args.where else None
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+    client, source = _connect(args)
+    with client:
+        started = time.monotonic()
+        frame = read_contacts(
+            client,
+            properties=properties,
+            where=where,
+            archived=args.archived,
+            limit=args.limit,
+            progress=_progress(args),
+        )
+        seconds = time.monotonic() - started
+        requests = _requests(client)
+    if kind == "parquet":
+        _write_private(out, lambda handle: frame.to_parquet(handle))
+    else:
+        guarded = _write_csv(out, frame, guard=not args.raw_csv)
+    portal = (frame.attrs.get("hsframe") or {}).get("portal_id")
+    print(
+        f"Loaded {len(frame):,} contacts x {frame.shape[1]:,} properties from portal {portal} "
+        f"({client.settings.token.masked}, {source}) in {seconds:.1f} s, {requests:,} requests."
+    )
+    detail = ""
+    if kind == "csv":
+        detail = (
+            " (wire strings; formula guard off)"
+            if args.raw_csv
+            else f" (wire strings; {guarded:,} cells guarded with a leading ')"
+        )
+    print(f"Wrote {out}{detail}, readable by you only.")
+    return EXIT_OK
+
+
+def _write_private(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file whole or not at all, created with mode 0600 (it holds personal data)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(path: Path, frame: pd.DataFrame, *, guard: bool) -> int:
+    """The frame as wire strings with an ``id`` column; returns how many cells were guarded."""
+    schema = diff.origin(frame).schema
+    names = [str(c) for c in frame.columns if c in schema]
+    wire = schema.encode(frame[names])
+    assert isinstance(wire, pd.DataFrame)
+    guarded = 0
+    if guard:
+        for name in names:
+            if schema.kind(name) not in _GUARDED_KINDS:
+                continue  # numbers, dates and booleans have strict wire forms: never formulas
+            column = wire[name]
+            risky = column.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                guarded += int(risky.sum())
+                wire[name] = column.where(~risky, "'" + column)
+
+    def write(handle: IO[bytes]) -> None:
+        if path.name.lower().endswith(".gz"):
+            with (
+                gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
+            ):
+                wire.to_csv(text, index=True, index_label="id", lineterminator="\n")
+        else:
+            with io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
+                wire.to_csv(text, index=True, index_label="id", lineterminator="\n")
+
+    _write_private(path, write)
+    return guarded
+
+
+# --- reading corrections --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Corrections:
+    """A corrections file, read: the frame (text, None for empty cells) and each row's line."""
+
+    frame: pd.DataFrame
+    lines: list[int]
+    encoding: str
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text, encoding = data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        text, encoding = data.decode("latin-1"), "Latin-1"
+    _warn(
+        f"{path} is not UTF-8; read it as {encoding} (Latin-1). Check accented names in the "
+        "diff below, and save the file as UTF-8 next time."
+    )
+    return text, encoding
+
+
+def _unguard(value: str) -> str:
+    """Remove the ``'`` that ``pull`` puts before a formula-looking cell."""
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
+        return value[1:]
+    return value
+
+
+def _read_corrections(path: Path) -> _Corrections:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    text, encoding = _decode(path.read_bytes(), path)
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UsageError(f"{path} is empty") from None
+    names = [h.strip() for h in header]
+    if not any(names):
+        raise UsageError(f"{path}: the first line should name the columns")
+    repeated = sorted({n for n in names if names.count(n) > 1 and n})
+    if repeated:
+        raise UsageError(f"{path}: the columns {repeated} appear more than once")
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
+    start = reader.line_num + 1
+    for record in reader:
+        line = start
+        start = reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(names):
+            raise UsageError(
+                f"{path}, line {line}: {len(record)} fields, but the header names {len(names)}"
+            )
+        rows.append([_unguard(cell) if cell.strip() else None for cell in record])
+        lines.append(line)
+    frame = pd.DataFrame(rows, columns=names, dtype=object)
+    frame = frame.drop(columns=[n for n in names if not n])
+    return _Corrections(frame, lines, encoding)
+
+
+# --- showing results ------------------------------------------------------------------------------
+
+
+def _cell(value: Any, width: int = _CELL_WIDTH) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "(unset)"
+    text = str(value)
+    if text != text.strip() or any(ch in text for ch in "\n\r\t"):
+        text = repr(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "  ") -> list[str]:
+    cells = [[str(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    numeric = [
+        bool(cells) and all(re.fullmatch(r"[\d,.\-]+|-?\d+(\.\d+)?", r[i] or "0") for r in cells)
+        for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
+        return (indent + "  ".join(parts)).rstrip()
+
+    return [line(list(headers)), *(line(r) for r in cells)]
+
+
+def _cells_table(
+    cells: pd.DataFrame,
+    lines: Sequence[int] | None,
+    limit: int,
+    extra: str | None = None,
+    *,
+    no_id: str = "-",
+) -> list[str]:
+    """Cells (``id, row, property, old, new`` and maybe ``extra``) as text lines; ``no_id``
+    stands for a missing contact id (``new`` where a missing id means a new contact)."""
+    rows = []
+    for record in cells.head(limit).itertuples(index=False):
+        contact = no_id if pd.isna(record.id) else str(int(record.id))
+        where = [str(lines[int(record.row)]) if lines is not None else str(int(record.row))]
+        if record.property == ARCHIVE:
+            change = ["", "(archive the contact)"]
+        else:
+            change = [_cell(record.old), _cell(record.new)]
+        row = [*where, contact, str(record.property), *change]
+        if extra is not None:
+            row.append(_cell(getattr(record, extra), 70))
+        rows.append(row)
+    headers = ["line" if lines is not None else "row", "contact", "property", "old", "new"]
+    if extra is not None:
+        headers.append(extra)
+    text = _table(headers, rows)
+    if len(cells) > limit:
+        text.append(f"  … and {len(cells) - limit:,} more")
+    return text
+
+
+def _new_contacts(result: PushResult) -> int:
+    planned = result.planned
+    return int(planned.loc[planned["id"].isna(), "row"].nunique())
+
+
+def _report_run(result: PushResult, lines: Sequence[int] | None, *, verb: str) -> int:
+    """Print what a run did; the exit status it deserves."""
+    out = sys.stdout
+    applied = len(result.applied)
+    contacts = result.applied["id"].nunique()
+    text = f"{verb}: {applied:,} cell{'s' * (applied != 1)} applied in {contacts:,} contacts"
+    if result.created:
+        text += f" ({len(result.created):,} created)"
+    if result.archived:
+        text += f", {len(result.archived):,} contacts archived"
+    print(f"{text}; {result.requests:,} requests.", file=out)
+    if len(result.failed):
+        print(f"Failed: {len(result.failed):,} cells (HubSpot did not apply them):", file=out)
+        for line in _cells_table(result.failed, lines, _SHOW_ROWS, extra="reason"):
+            print(line, file=out)
+    if len(result.conflicts):
+        print(
+            f"Conflicts: {len(result.conflicts):,} cells changed in HubSpot since they were "
+            "read, left as they are:",
+            file=out,
+        )
+        for line in _cells_table(result.conflicts, lines, _SHOW_ROWS, extra="remote"):
+            print(line, file=out)
+    for message in result.messages:
+        print(message, file=out)
+    if result.journal is not None:
+        print(f"Journal: {result.journal}", file=out)
+        if not result.complete:
+            print(f"Unfinished: finish it with `hsframe resume {result.journal}`.", file=out)
+        elif applied or result.created or result.archived:
+            print(f"Take it back with `hsframe undo {result.journal}`.", file=out)
+    out.flush()
+    return EXIT_OK if result.ok and result.complete else EXIT_FAILED
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool | None:
+    """True to write; False when the user said no; None when nobody can be asked."""
+    if args.yes:
+        return True
+    if args.token_stdin or not sys.stdin.isatty():
+        return None
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _refuse_without_tty() -> int:
+    _error(
+        "not writing: standard input is not a terminal, so there is nobody to ask. Run again "
+        "with --yes to write, or with --dry-run to only look."
+    )
+    return EXIT_USAGE
+
+
+# --- apply ----------------------------------------------------------------------------------------
+
+
+def _apply(args: argparse.Namespace) -> int:
+    corrections = _read_corrections(Path(args.csv))
+    frame = corrections.frame
+    if args.key not in frame.columns:
+        raise UsageError(
+            f"{args.csv} has no {args.key!r} column (--key {args.key}); its columns are "
+            f"{', '.join(map(str, frame.columns))}"
+        )
+    client, source = _connect(args)
+    out = sys.stdout
+    with client:
+        info = client.require_scopes(*(["read"] if args.dry_run else ["read", "write"]))
+        print(
+            f"Corrections: {args.csv} ({len(frame):,} rows, {corrections.encoding}, key "
+            f"{args.key})\nPortal: {info.portal_id} ({client.settings.token.masked}, {source})",
+            file=out,
+        )
+        preview = apply_corrections(
+            frame,
+            key=args.key,
+            client=client,
+            dry_run=True,
+            on_invalid="skip",
+            on_conflict=args.on_conflict,
+            progress=False,
+            journal_dir=args.journal_dir,
+        )
+        invalid = _show_preview(preview, corrections.lines)
+        if invalid and args.on_invalid == "raise":
+            _error(
+                f"{invalid:,} row(s) hold invalid corrections, so nothing was written. Fix them "
+                "in the file, or pass --on-invalid skip to write the other rows."
+            )
+            return EXIT_FAILED
+        if not len(preview.planned):
+            print("Nothing to write: HubSpot already holds these values.", file=out)
+            return EXIT_OK
+        if args.dry_run:
+            print("Dry run: nothing written.", file=out)
+            return EXIT_OK
+        cells, new = len(preview.planned), _new_contacts(preview)
+        question = f"Write {cells:,} cells ({new:,} new contacts) to portal {info.portal_id}?"
+        answer = _confirm(args, question)
+        if answer is None:
+            return _refuse_without_tty()
+        if not answer:
+            print("Nothing written.", file=out)
+            return EXIT_OK
+        result = apply_corrections(
+            frame,
+            key=args.key,
+            client=client,
+            on_invalid=args.on_invalid,
+            on_conflict=args.on_conflict,
+            progress=_progress(args),
+            journal_dir=args.journal_dir,
+        )
+    return _report_run(result, corrections.lines, verb="Corrections")
+
+
+def _show_preview(preview: PushResult, lines: Sequence[int]) -> int:
+    """Print a correction's dry run: the diff, the invalid rows, the rest; returns how many
+    rows hold invalid values."""
+    out = sys.stdout
+    planned = preview.planned
+    changing = planned["id"].dropna().nunique()
+    print(
+        f"Would write {len(planned):,} cells: {changing:,} existing contacts, "
+        f"{_new_contacts(preview):,} new ones (created by email).",
+        file=out,
+    )
+    if preview.ignored:
+        print(f"Not contact properties, never sent: {', '.join(preview.ignored)}.", file=out)
+    if len(planned):
+        print(file=out)
+        for line in _cells_table(planned, lines, _SHOW_ROWS, no_id="new"):
+            print(line, file=out)
+    skipped = preview.skipped
+    invalid = skipped[skipped["reason"].astype(str).str.startswith("invalid")]
+    if len(invalid):
+        rows = invalid["row"].nunique()
+        print(f"\nInvalid: {rows:,} row(s) cannot be written as they are:", file=out)
+        for line in _cells_table(invalid, lines, _SHOW_ROWS, extra="reason"):
+            print(line, file=out)
+        collateral = skipped[skipped["reason"].astype(str).str.startswith("its row")]
+        if len(collateral):
+            print(f"  (and {len(collateral):,} valid cells of those rows)", file=out)
+    others = skipped[~skipped.index.isin(invalid.index)]
+    others = others[~others["reason"].astype(str).str.startswith("its row")]
+    if len(others):
+        print(f"\nNot written ({len(others):,} cells):", file=out)
+        for line in _cells_table(others, lines, _SHOW_ROWS, extra="reason"):
+            print(line, file=out)
+    if len(preview.conflicts):
+        print(
+            f"\nConflicts: {len(preview.conflicts):,} cells changed in HubSpot meanwhile.",
+            file=out,
+        )
+    print(file=out, flush=True)
+    return int(invalid["row"].nunique())
+
+
+# --- undo and resume ------------------------------------------------------------------------------
+
+
+def _journal(args: argparse.Namespace) -> Path:
+    path = Path(args.journal)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such journal")
+    return path
+
+
+def _undo(args: argparse.Namespace) -> int:
+    journal = _journal(args)
+    client, source = _connect(args)
+    out = sys.stdout
+    with client:
+        info = client.require_scopes("read", "write")
+        print(
+            f"Undo: {journal}\nPortal: {info.portal_id} ({client.settings.token.masked}, {source})",
+            file=out,
+        )
+        preview = undo(journal, client, dry_run=True, progress=False, journal_dir=args.journal_dir)
+        planned = preview.planned
+        print(f"Would put back {len(planned):,} cells.", file=out)
+        for line in _cells_table(planned, None, _SHOW_ROWS, no_id="new"):
+            print(line, file=out)
+        if len(preview.skipped):
+            print(f"Cannot put back {len(preview.skipped):,} cells:", file=out)
+            for line in _cells_table(preview.skipped, None, _SHOW_ROWS, extra="reason"):
+                print(line, file=out)
+        if len(preview.conflicts):
+            print(
+                f"Left alone: {len(preview.conflicts):,} cells changed in HubSpot since the run.",
+                file=out,
+            )
+        for message in preview.messages:
+            print(message, file=out)
+        if not len(planned):
+            print("Nothing to undo.", file=out)
+            return EXIT_OK
+        if args.dry_run:
+            print("Dry run: nothing written.", file=out)
+            return EXIT_OK
+        answer = _confirm(args, f"Put back {len(planned):,} cells in portal {info.portal_id}?")
+        if answer is None:
+            return _refuse_without_tty()
+        if not answer:
+            print("Nothing written.", file=out)
+            return EXIT_OK
+        result = undo(journal, client, progress=_progress(args), journal_dir=args.journal_dir)
+    return _report_run(result, None, verb="Undo")
+
+
+def _resume(args: argparse.Namespace) -> int:
+    journal = _journal(args)
+    client, source = _connect(args)
+    with client:
+        print(f"Resume: {journal} ({client.settings.token.masked}, {source})")
+        result = resume(journal, client, progress=_progress(args))
+    return _report_run(result, None, verb="Resume")
+
+
+# --- sandbox serve --------------------------------------------------------------------------------
 
 
 def _contacts(value: str | None) -> ContactsSource:
@@ -124,7 +1198,7 @@ def _contacts(value: str | None) -> ContactsSource:
         return int(value)
     path = Path(value)
     if not path.is_file():
-        raise SystemExit(f"hsframe: --contacts wants a number or a CSV file; {value!r} is neither")
+        raise UsageError(f"--contacts wants a number or a CSV file; {value!r} is neither")
     return path
 
 
@@ -143,7 +1217,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         sandbox.start()  # binding may fail (port in use): report it, not a traceback
     except (ValueError, OSError) as exc:
-        raise SystemExit(f"hsframe: cannot start the sandbox: {exc}") from None
+        raise UsageError(f"cannot start the sandbox: {exc}") from None
     count = len(sandbox.contacts())
     stop = threading.Event()
     with _stop_on_signals(stop), sandbox:
@@ -156,15 +1230,16 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  URL:    {sandbox.url}")
         print(f"  Token:  {sandbox.token}")
         print(f"  Portal: {sandbox.portal_id}")
+        print(f"  Try:    {BASE_URL_ENV}={sandbox.url} {TOKEN_ENV}=<token> hsframe token check")
         print(
-            '  Try:    curl -H "Authorization: Bearer <token>" '
+            '          curl -H "Authorization: Bearer <token>" '
             f'"{sandbox.url}/crm/v3/objects/contacts?limit=3"'
         )
         print("Press Ctrl+C to stop.", flush=True)
         while not stop.wait(0.2):
             pass
     print(f"hsframe sandbox stopped ({len(sandbox.requests):,} requests served).", flush=True)
-    return 0
+    return EXIT_OK
 
 
 @contextlib.contextmanager
@@ -182,135 +1257,371 @@ def _stop_on_signals(event: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def run_demo(out: TextIO) -> int:
-    """Start a sandbox with the sample contacts and show one round trip over real HTTP.
+# --- the demo -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    """One line of the demo's closing table."""
+
+    name: str
+    ok: bool = True
+    result: str = ""
+    requests: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Demo:
+    """The demo's state: where it writes, its client and sandbox, the steps so far."""
+
+    out: TextIO
+    sandbox: Sandbox
+    client: Client
+    progress: bool
+    journal_dir: Path
+    steps: list[_Step] = field(default_factory=list)
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, number: int, name: str, title: str) -> Iterator[_Step]:
+        self.say(f"\n{number}. {title}")
+        step = _Step(name)
+        requests = _requests(self.client)
+        started = time.monotonic()
+        try:
+            yield step
+        finally:
+            step.seconds = time.monotonic() - started
+            step.requests = _requests(self.client) - requests
+            self.steps.append(step)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo(
+        sys.stdout,
+        contacts=_contacts(args.contacts),
+        latency=args.latency,
+        progress=_progress(args),
+    )
+
+
+def run_demo(
+    out: TextIO,
+    *,
+    contacts: ContactsSource = None,
+    latency: float = 0.0,
+    progress: bool = False,
+) -> int:
+    """The main job: a cleanup session on a local sandbox, verified at every step.
+
+    Starts a sandbox (real HTTP on 127.0.0.1), loads every contact with every property,
+    normalises emails, tidies names and maps stale enumeration values
+    (:mod:`hsframe.cleanup`, :data:`DEMO_STALE_MAPPING`), validates (rows with edits that
+    cannot be fixed automatically are skipped), pushes, reads the sandbox's store back to
+    verify that exactly the intended cells changed, undoes the push, and verifies again.
 
     Args:
         out: Where to write the report.
+        contacts: The sandbox's contacts (default: the 1,200 samples).
+        latency: Seconds per request.
+        progress: Show progress bars (on standard error).
 
     Returns:
-        0 when every step answered as expected and the write read back, 1 otherwise.
+        0 when every verification held, 1 otherwise.
     """
-
-    def say(text: str = "") -> None:
-        print(text, file=out, flush=True)
-
-    with Sandbox() as sb, requests.Session() as http:
-        headers = {"Authorization": f"Bearer {sb.token}"}
-        say("hsframe demo: a round trip with the local HubSpot sandbox, over real HTTP")
-        say(f"  sandbox {sb.url} with {len(sb.contacts()):,} sample contacts")
-        say(f"  token   {_masked(sb.token)} (a private-app token, shown masked)")
-        say()
-
-        say("1. Who am I?  POST /oauth/v2/private-apps/get/access-token-info")
-        info = http.post(
-            f"{sb.url}/oauth/v2/private-apps/get/access-token-info",
-            json={"tokenKey": sb.token},
+    with (
+        Sandbox(contacts, latency=latency) as sb,
+        Client(Settings(token=Secret(sb.token), base_url=sb.url)) as client,
+        tempfile.TemporaryDirectory(prefix="hsframe-demo-") as journals,
+    ):
+        demo = _Demo(out, sb, client, progress, Path(journals))
+        demo.say("hsframe demo: a cleanup session on a local HubSpot sandbox, over real HTTP")
+        demo.say(
+            f"  sandbox {sb.url}: {len(sb.contacts()):,} contacts, token {mask(sb.token)} "
+            "(shown masked); nothing leaves this machine"
         )
-        _expect(info, 200)
-        token_info = info.json()
-        say(f"   -> {info.status_code}: portal {token_info['hubId']}, app {token_info['appId']}")
-        say(f"      scopes: {', '.join(token_info['scopes'])}")
-        say()
+        original = sb.contacts()
+        _demo_session(demo, original)
+        _demo_report(demo)
+    return EXIT_OK if all(step.ok for step in demo.steps) else EXIT_FAILED
 
-        say("2. A list page.  GET /crm/v3/objects/contacts?limit=5&properties=...")
-        page = http.get(
-            f"{sb.url}/crm/v3/objects/contacts",
-            params={"limit": "5", "properties": ",".join(DEMO_PROPERTIES)},
-            headers=headers,
+
+def _demo_session(demo: _Demo, original: pd.DataFrame) -> None:
+    with demo.step(1, "connect", "Connect and check the token") as step:
+        info = demo.client.require_scopes("read", "write")
+        scopes = ", ".join(f"{s} ✓" for s in (READ_SCOPE, WRITE_SCOPE))
+        demo.say(f"   portal {info.portal_id}, app {info.app_id}: {scopes}")
+        step.result = f"portal {info.portal_id}, read ✓ write ✓"
+
+    with demo.step(2, "load", "Load every contact with every property") as step:
+        frame = read_contacts(demo.client, properties="all", progress=demo.progress)
+        kinds = frame.dtypes.astype(str).str.replace(r"\(.*", "", regex=True).value_counts()
+        demo.say(f"   {len(frame):,} contacts x {frame.shape[1]} properties, typed:")
+        demo.say("   " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
+        step.result = f"{len(frame):,} contacts x {frame.shape[1]} properties"
+
+    with demo.step(3, "clean up", "Clean up: emails, names, stale options") as step:
+        cleaned = _demo_cleanup(demo, frame)
+        change_set = cleaned.hs.changes()
+        counted = diff.summary(change_set)
+        step.result = f"{counted.cells:,} cells in {counted.contacts:,} contacts"
+
+    with demo.step(4, "validate", "Validate the edits against the portal's schema") as step:
+        report = cleaned.hs.validate()
+        step.result = _demo_validation(demo, report)
+
+    with demo.step(5, "diff", "The diff, by property") as step:
+        by_property = counted.by_property
+        rows = [(name, f"{int(row['update']):,}") for name, row in by_property.iterrows()]
+        for line in _table(("property", "cells"), rows, indent="   "):
+            demo.say(line)
+        demo.say(
+            f"   {counted.cells:,} cells in {counted.contacts:,} contacts; "
+            f"{len(report.invalid_rows):,} of those contacts will be skipped"
         )
-        _expect(page, 200)
-        listed = page.json()
-        say(f"   -> {page.status_code}: {len(listed['results'])} contacts")
-        for contact in listed["results"]:
-            values = contact["properties"]
-            name = f"{values.get('firstname') or ''} {values.get('lastname') or ''}".strip()
-            stage = values.get("lifecyclestage") or "-"
-            say(f"      {contact['id']:>6}  {name:<26} {values.get('email') or '-':<42} {stage}")
-        more = "yes" if "paging" in listed else "no"
-        say(f"      more pages: {more} (the cursor in paging.next.after is opaque)")
-        say(
-            "      rate limit: "
-            f"{page.headers['X-HubSpot-RateLimit-Remaining']} of "
-            f"{page.headers['X-HubSpot-RateLimit-Max']} left in the "
-            f"{int(page.headers['X-HubSpot-RateLimit-Interval-Milliseconds']) // 1000} s window, "
-            f"{int(page.headers['X-HubSpot-RateLimit-Daily-Remaining']):,} left today"
+        step.result = f"{len(by_property)} properties"
+
+    with demo.step(6, "push", "Push (invalid rows skipped), journaled and verified") as step:
+        result = cleaned.hs.push(
+            demo.client,
+            on_invalid="skip",
+            progress=demo.progress,
+            journal_dir=demo.journal_dir,
         )
-        say()
-
-        say("3. A search.  POST /crm/v3/objects/contacts/search  (lifecyclestage = customer)")
-        search = http.post(
-            f"{sb.url}/crm/v3/objects/contacts/search",
-            json={
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {
-                                "propertyName": "lifecyclestage",
-                                "operator": "EQ",
-                                "value": "customer",
-                            }
-                        ]
-                    }
-                ],
-                "properties": list(DEMO_PROPERTIES),
-                "limit": 3,
-            },
-            headers=headers,
+        demo.say(
+            f"   {len(result.applied):,} cells applied, {len(result.failed):,} failed, "
+            f"{len(result.conflicts):,} conflicts, {len(result.skipped):,} skipped "
+            f"(the rows with invalid cells); {result.requests:,} requests"
         )
-        _expect(search, 200)
-        found = search.json()
-        shown = len(found["results"])
-        say(f"   -> {search.status_code}: {found['total']:,} customers; the first {shown}:")
-        for contact in found["results"]:
-            say(f"      {contact['id']:>6}  {contact['properties'].get('email') or '-'}")
-        has_headers = any(h.lower().startswith("x-hubspot-ratelimit") for h in search.headers)
-        say(
-            f"      rate-limit headers on search: {'yes' if has_headers else 'none, as on HubSpot'}"
+        demo.say(f"   journal: {result.journal} (a temporary folder)")
+        step.ok = result.ok and result.complete
+        step.result = f"{len(result.applied):,} cells applied, {len(result.skipped):,} skipped"
+
+    with demo.step(7, "verify", "Verify: read the sandbox back") as step:
+        pushed = demo.sandbox.contacts()
+        expected = _with_cells(original, result.applied)
+        wrong = _mismatches(expected, pushed)
+        step.ok = not wrong and len(result.applied) > 0
+        compared = expected.drop(columns=["lastmodifieddate"], errors="ignore").size
+        unchanged = compared - len(result.applied)
+        if step.ok:
+            demo.say(
+                f"   the {len(result.applied):,} cells hold exactly the new wire values; the "
+                f"other {unchanged:,} cells are unchanged (lastmodifieddate aside: HubSpot "
+                "stamps it on every write)"
+            )
+            step.result = f"{len(result.applied):,} cells as intended, nothing else changed"
+        else:
+            _say_mismatches(demo, wrong)
+            step.result = f"{len(wrong):,} cells not as intended"
+
+    with demo.step(8, "undo", "Undo the push") as step:
+        undone = undo(result, demo.client, progress=demo.progress, journal_dir=demo.journal_dir)
+        kept = _not_restored(undone)
+        demo.say(
+            f"   {len(undone.applied):,} cells put back; {len(kept):,} could not be; "
+            f"{undone.requests:,} requests"
         )
-        say()
+        if len(kept):
+            _explain_not_restored(demo, kept)
+        step.ok = undone.complete
+        step.result = f"{len(undone.applied):,} put back, {len(kept):,} reported"
 
-        target = listed["results"][0]["id"]
-        before = listed["results"][0]["properties"].get("jobtitle")
-        say(f"4. A write.  PATCH /crm/v3/objects/contacts/{target}  jobtitle -> {DEMO_TITLE!r}")
-        patch = http.patch(
-            f"{sb.url}/crm/v3/objects/contacts/{target}",
-            json={"properties": {"jobtitle": DEMO_TITLE}},
-            headers=headers,
+    with demo.step(9, "verify", "Verify: read the sandbox back again") as step:
+        now = demo.sandbox.contacts()
+        expected = _with_cells(original, kept)
+        wrong = _mismatches(expected, now)
+        step.ok = not wrong
+        if step.ok:
+            demo.say(
+                f"   every cell is back to the original, but for the {len(kept):,} cells the "
+                "undo reported (emails compared as HubSpot stores them: lower case)"
+            )
+            step.result = "back to the original, but for the reported cells"
+        else:
+            _say_mismatches(demo, wrong)
+            step.result = f"{len(wrong):,} cells not as expected"
+
+
+def _demo_cleanup(demo: _Demo, frame: pd.DataFrame) -> pd.DataFrame:
+    recipes: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
+        ("emails: strip, lower-case", cleanup.normalise_emails),
+        ("names: stray whitespace; ALL CAPS and lower case to Title Case", cleanup.tidy_names),
+        (
+            "stale options: the obvious matches, then the demo's mapping",
+            lambda f: cleanup.map_stale_options(f, DEMO_STALE_MAPPING),
+        ),
+    ]
+    current = frame
+    for title, recipe in recipes:
+        after = recipe(current)
+        changed = diff.changes(after, current)
+        demo.say(f"   {title}: {len(changed):,} cells, e.g.")
+        for record in _examples(changed, 3).itertuples(index=False):
+            demo.say(f"     {record.property}: {_cell(record.old)} → {_cell(record.new)}")
+        current = after
+    for record in cleanup.stale_values(current).itertuples(index=False):
+        demo.say(
+            f"   left for a person: {record.property} {record.value!r} in "
+            f"{record.contacts} contacts (no option clearly means it)"
         )
-        _expect(patch, 200)
-        say(f"   -> {patch.status_code}: jobtitle was {before!r}")
-        say()
+    return current
 
-        say(f"5. Read it back.  GET /crm/v3/objects/contacts/{target}?properties=jobtitle")
-        back = http.get(
-            f"{sb.url}/crm/v3/objects/contacts/{target}",
-            params={"properties": "jobtitle"},
-            headers=headers,
+
+def _examples(changed: pd.DataFrame, count: int) -> pd.DataFrame:
+    """A few rows of a change set, one per property first, spread over the rest."""
+    first = changed.drop_duplicates("property")
+    if len(first) >= count or len(changed) <= count:
+        return first.head(count) if len(first) >= count else changed.head(count)
+    rest = changed.drop(index=first.index)
+    step = max(1, len(rest) // (count - len(first)))
+    return pd.concat([first, rest.iloc[::step].head(count - len(first))])
+
+
+_PROBLEMS = {
+    "expect_column_values_to_be_unique": "duplicates another contact's",
+    "expect_column_values_to_match_regex": "malformed",
+    "expect_column_values_to_be_in_set": "not an option",
+}
+
+
+def _demo_validation(demo: _Demo, report: Any) -> str:
+    failures = report.failures
+    if report.ok:
+        demo.say("   every edited cell is valid")
+        return "all edits valid"
+    counts = failures.groupby(["property", "expectation"]).size()
+    demo.say(f"   {len(failures):,} invalid cells in {len(report.invalid_rows):,} contacts:")
+    rows = [
+        (prop, _PROBLEMS.get(str(rule), str(rule)), f"{n:,}") for (prop, rule), n in counts.items()
+    ]
+    for line in _table(("property", "problem", "cells"), rows, indent="     "):
+        demo.say(line)
+    demo.say("   for example:")
+    for record in _examples(failures.rename(columns={"expectation": "rule"}), 3).itertuples(
+        index=False
+    ):
+        contact = "new" if pd.isna(record.id) else int(record.id)
+        demo.say(f"     contact {contact}: {_cell(record.message, 120)}")
+    demo.say(
+        "   No recipe can fix these: a duplicate email is the same person twice (merge them "
+        "in HubSpot), a malformed one needs a person. Their rows are skipped "
+        '(on_invalid="skip"); everything else goes ahead.'
+    )
+    return f"{len(failures):,} invalid cells: their rows skipped"
+
+
+def _with_cells(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (wire strings by id) with each cell's ``new`` value written in."""
+    expected = frame.copy()
+    for record in cells.itertuples(index=False):
+        value = None if pd.isna(record.new) else record.new
+        expected.at[int(record.id), str(record.property)] = value
+    return expected
+
+
+def _not_restored(undone: PushResult) -> pd.DataFrame:
+    """The push's cells that the undo reported as not put back, with the pushed value as
+    ``new`` (what the sandbox still holds)."""
+    parts = []
+    for table in (undone.failed, undone.skipped, undone.conflicts):
+        if len(table):
+            keep = table[["id", "property", "old", "reason"]].rename(columns={"old": "new"})
+            parts.append(keep)
+    if not parts:
+        return pd.DataFrame(columns=["id", "property", "new", "reason"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _explain_not_restored(demo: _Demo, kept: pd.DataFrame) -> None:
+    """Say why the undo left cells as the push wrote them, from the reasons it gave."""
+    reasons = kept["reason"].astype(str)
+    pairs = zip(kept["property"], reasons, strict=True)
+    own = pd.Series([f'"name":"{name}"' in reason for name, reason in pairs], index=kept.index)
+    if own.any():
+        stale = sorted({v for reason in reasons[own] for v in _refused_options(reason)})
+        emails = bool(reasons[own].str.contains("INVALID_EMAIL").any())
+        what = []
+        if stale:
+            what.append(f"options that no longer exist ({', '.join(map(repr, stale[:6]))})")
+        if emails:
+            what.append("emails with stray spaces")
+        demo.say(
+            f"   HubSpot refuses {int(own.sum()):,} of the old values now: "
+            f"{' and '.join(what) or 'see the journal'}. An undo cannot write back what "
+            "HubSpot no longer accepts."
         )
-        _expect(back, 200)
-        now = back.json()["properties"].get("jobtitle")
-        matches = now == DEMO_TITLE
-        verdict = "matches" if matches else "MISMATCH"
-        say(f"   -> {back.status_code}: jobtitle is {now!r} ({verdict})")
-        say()
-
-        log = sb.requests
-        statuses = ", ".join(str(record.status) for record in log)
-        say(f"Round trip complete: {len(log)} requests over HTTP, statuses {statuses}.")
-    return 0 if matches else 1
+        others = int((~own).sum())
+        if others:
+            demo.say(
+                f"   {others:,} other cells of the same contacts were refused with them: "
+                "HubSpot takes or refuses a contact's values together."
+            )
+        return
+    for reason, n in reasons.value_counts().head(3).items():
+        demo.say(f"   {n:,} x {_cell(reason, 110)}")
 
 
-def _expect(response: requests.Response, status: int) -> None:
-    if response.status_code != status:
-        raise SystemExit(
-            f"hsframe demo: {response.request.method} {response.url} answered "
-            f"{response.status_code}, expected {status}: {response.text[:300]}"
+def _refused_options(reason: str) -> list[str]:
+    """The values HubSpot named as "not one of the allowed options" in a batch error."""
+    return re.findall(r'"message":"([^"]+?) was not one of the allowed options', reason)
+
+
+def _mismatches(
+    expected: pd.DataFrame, actual: pd.DataFrame, *, ignore: Sequence[str] = ("lastmodifieddate",)
+) -> list[tuple[Any, str, Any, Any]]:
+    """Cells where ``actual`` differs from ``expected`` (emails compared in lower case, as
+    HubSpot stores them); ``ignore`` lists columns HubSpot changes on every write."""
+    if not expected.index.equals(actual.index):
+        return [("(contacts)", "id", len(expected), len(actual))]
+    found: list[tuple[Any, str, Any, Any]] = []
+    for name in expected.columns:
+        if name in ignore:
+            continue
+        mine = expected[name].astype(object)
+        theirs = actual[name].astype(object) if name in actual.columns else None
+        if theirs is None:
+            found.append(("(all)", str(name), "column", "missing"))
+            continue
+        if name == "email":
+            mine, theirs = mine.str.lower(), theirs.str.lower()
+        same = (mine == theirs).fillna(False) | (mine.isna() & theirs.isna())
+        for contact in same.index[~same.to_numpy(dtype=bool)]:
+            found.append((contact, str(name), expected.at[contact, name], actual.at[contact, name]))
+    return found
+
+
+def _say_mismatches(demo: _Demo, wrong: list[tuple[Any, str, Any, Any]]) -> None:
+    demo.say(f"   ✗ {len(wrong):,} cells are not as expected, e.g.:")
+    for contact, name, want, got in wrong[:5]:
+        demo.say(f"     contact {contact} {name}: expected {_cell(want)}, found {_cell(got)}")
+
+
+def _demo_report(demo: _Demo) -> None:
+    rows = [
+        (
+            step.name,
+            "✓" if step.ok else "✗",
+            step.result,
+            f"{step.requests:,}",
+            f"{step.seconds:.2f}",
         )
-
-
-def _masked(token: str) -> str:
-    return f"{token[:8]}...{token[-4:]}"
+        for step in demo.steps
+    ]
+    demo.say("\nSummary")
+    for line in _table(("step", "ok", "result", "requests", "seconds"), rows):
+        demo.say(line)
+    total = sum(step.seconds for step in demo.steps)
+    requests = sum(step.requests for step in demo.steps)
+    verdict = (
+        "All checks passed."
+        if all(step.ok for step in demo.steps)
+        else "Some checks FAILED (✗ above)."
+    )
+    demo.say(f"  {requests:,} requests over HTTP in {total:.1f} s. {verdict}")
 
 
 if __name__ == "__main__":

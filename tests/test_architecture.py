@@ -29,6 +29,7 @@ ORDER = [
     "baseline",
     "load",
     "diff",
+    "cleanup",
     "validate",
     "expectations",
     "write",
