@@ -1,10 +1,13 @@
-# Two commands matter: `make demo` and `make test`. Each does its own set-up.
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Two commands matter: `make demo` and `make test`. Each does all of its own set-up on a
+# fresh machine: a virtualenv with the package and its extras, and (for the real-browser
+# test) Debian's chromium, which Playwright drives; no tool ever downloads a browser.
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint typecheck bench setup clean
+.PHONY: demo test lint typecheck bench reliability setup browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +15,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(CHROMIUM):
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "chromium is missing; install it as root: apt-get install -y chromium" >&2; exit 1; \
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 setup: $(STAMP)
+
+browser: $(CHROMIUM)
 
 demo: $(STAMP)
 	$(VENV)/bin/hsframe demo
@@ -23,11 +35,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(CHROMIUM) lint typecheck
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) bench/load.py
+	$(PY) bench/push.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

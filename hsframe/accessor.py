@@ -3,8 +3,8 @@
 Analysts live in pandas, so the edit-review-push loop hangs off the frame they are
 editing: ``df.hs.changes()``, ``df.hs.validate()``, ``df.hs.push()``, ``df.hs.add(rows)``.
 Each method is one line that calls a plain function (in :mod:`hsframe.diff`,
-:mod:`hsframe.write`, or :func:`validate_frame` here, which joins the change set to
-:mod:`hsframe.validate`), which scripts and tests can call directly; nothing is decided here.
+:mod:`hsframe.write`, :func:`hsframe.validate.validate_frame`, the widgets), which
+scripts and tests can call directly; nothing is decided here.
 
 **Stateless.** pandas 3 builds a new accessor object on every ``df.hs`` access, so the
 accessor keeps nothing but the frame it was handed. What a frame needs is found from the
@@ -20,7 +20,6 @@ DataFrame, and each method raises :class:`hsframe.diff.FrameError` (a ``ValueErr
 says what is wrong and what to do: load with ``read_contacts``, append with
 ``df.hs.add``, pass ``base=``, or ``df.set_index("id")``.
 
-``df.hs.review()`` will delegate to :mod:`hsframe.widgets` when the review widget lands.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import pandas as pd
 
 from hsframe import diff
 from hsframe.schema import Schema
-from hsframe.validate import ValidationReport, validate
+from hsframe.validate import ValidationReport, validate_frame
 from hsframe.write import PushResult, push
 
 if TYPE_CHECKING:
@@ -41,66 +40,9 @@ if TYPE_CHECKING:
     from great_expectations.expectations.expectation import Expectation
 
     from hsframe.client import Client
+    from hsframe.widgets import Review
 
-__all__ = ["HubSpotAccessor", "validate_frame"]
-
-
-def validate_frame(
-    frame: pd.DataFrame,
-    suite: ExpectationSuite | None = None,
-    *,
-    expectations: Iterable[Expectation] | None = None,
-    rows: Literal["changed", "all"] = "changed",
-    base: pd.DataFrame | None = None,
-) -> ValidationReport:
-    """Validate an edited frame: its wire form, judged with its change set.
-
-    Encodes the frame's property columns with the load's codec (exactly what HubSpot would
-    receive), computes the change set against the baseline, and hands both, with the
-    portal's property definitions, to :func:`hsframe.validate.validate`.
-
-    Args:
-        frame: A frame from :func:`hsframe.load.read_contacts`, edited.
-        suite: Your own Great Expectations suite, added to the schema suite.
-        expectations: More GE expectations to add.
-        rows: ``"changed"`` (the push gate: the edited cells, new contacts and row-level
-            rules) or ``"all"`` (every cell, for analysis).
-        base: The original to compare against (default: the registered baseline).
-
-    Returns:
-        The :class:`~hsframe.validate.ValidationReport`.
-
-    Raises:
-        hsframe.diff.FrameError: The frame is not from hsframe or its index is not the
-            contact id (the message says what to do).
-        hsframe.schema.CodecError: An edited value cannot be encoded at all.
-
-    Example:
-        >>> import hsframe as hs
-        >>> with hs.sandbox.Sandbox(contacts=10) as sb:
-        ...     client = hs.connect(token=sb.token, base_url=sb.url)
-        ...     df = hs.read_contacts(client, properties=["email", "lifecyclestage"],
-        ...                           progress=False)
-        ...     client.close()
-        >>> df.loc[df.index[0], "email"] = "not an email"
-        >>> report = validate_frame(df)
-        >>> report.ok, report.failures["property"].tolist()
-        (False, ['email'])
-    """
-    found = diff.origin(frame, base)
-    changed = diff.changes(frame, found.base, schema=found.schema)
-    names = [c for c in frame.columns if isinstance(c, str) and c in found.schema]
-    wire = found.schema.encode(frame[names])
-    assert isinstance(wire, pd.DataFrame)
-    definitions = [found.schema.definition(name) for name in found.schema.names]
-    return validate(
-        wire,
-        definitions,
-        suite=suite,
-        expectations=expectations,
-        changed=changed,
-        rows=rows,
-    )
+__all__ = ["HubSpotAccessor"]
 
 
 @pd.api.extensions.register_dataframe_accessor("hs")
@@ -226,6 +168,19 @@ class HubSpotAccessor:
             progress=progress,
             journal_dir=journal_dir,
         )
+
+    def review(self, client: Client | None = None, **options: Any) -> Review:
+        """A widget to review the edits and push them: the diff, the validation failures,
+        the conflicts, a Push button, a progress bar and an Undo button. See
+        :func:`hsframe.widgets.review` for the options.
+
+        Args:
+            client: The connection; None uses the session's default.
+            **options: ``base``, ``on_conflict``, ``journal_dir``, ``max_rows``.
+        """
+        from hsframe.widgets import review  # ipywidgets only when a widget is asked for
+
+        return review(self._frame, client, **options)
 
     def add(
         self, rows: Mapping[str, Any] | Iterable[Mapping[str, Any]] | pd.DataFrame

@@ -83,11 +83,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from hsframe import diff
+
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
     from great_expectations.expectations.expectation import Expectation
 
-__all__ = ["FAILURE_COLUMNS", "WIRE_PATTERNS", "ValidationReport", "suite_from_schema", "validate"]
+__all__ = [
+    "FAILURE_COLUMNS",
+    "WIRE_PATTERNS",
+    "ValidationReport",
+    "suite_from_schema",
+    "validate",
+    "validate_frame",
+]
 
 Rows = Literal["changed", "all"]
 
@@ -1120,3 +1129,61 @@ def _schema_message(kind: str, definition: _Definition, value: str | None, partn
             f"{ignoring}, so change one of them"
         )
     return f"{shown} fails the {kind} rule of {name}"
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    suite: ExpectationSuite | None = None,
+    *,
+    expectations: Iterable[Expectation] | None = None,
+    rows: Literal["changed", "all"] = "changed",
+    base: pd.DataFrame | None = None,
+) -> ValidationReport:
+    """Validate an edited frame: its wire form, judged with its change set.
+
+    Encodes the frame's property columns with the load's codec (exactly what HubSpot would
+    receive), computes the change set against the baseline, and hands both, with the
+    portal's property definitions, to :func:`hsframe.validate.validate`.
+
+    Args:
+        frame: A frame from :func:`hsframe.load.read_contacts`, edited.
+        suite: Your own Great Expectations suite, added to the schema suite.
+        expectations: More GE expectations to add.
+        rows: ``"changed"`` (the push gate: the edited cells, new contacts and row-level
+            rules) or ``"all"`` (every cell, for analysis).
+        base: The original to compare against (default: the registered baseline).
+
+    Returns:
+        The :class:`~hsframe.validate.ValidationReport`.
+
+    Raises:
+        hsframe.diff.FrameError: The frame is not from hsframe or its index is not the
+            contact id (the message says what to do).
+        hsframe.schema.CodecError: An edited value cannot be encoded at all.
+
+    Example:
+        >>> import hsframe as hs
+        >>> with hs.sandbox.Sandbox(contacts=10) as sb:
+        ...     client = hs.connect(token=sb.token, base_url=sb.url)
+        ...     df = hs.read_contacts(client, properties=["email", "lifecyclestage"],
+        ...                           progress=False)
+        ...     client.close()
+        >>> df.loc[df.index[0], "email"] = "not an email"
+        >>> report = validate_frame(df)
+        >>> report.ok, report.failures["property"].tolist()
+        (False, ['email'])
+    """
+    found = diff.origin(frame, base)
+    changed = diff.changes(frame, found.base, schema=found.schema)
+    names = [c for c in frame.columns if isinstance(c, str) and c in found.schema]
+    wire = found.schema.encode(frame[names])
+    assert isinstance(wire, pd.DataFrame)
+    definitions = [found.schema.definition(name) for name in found.schema.names]
+    return validate(
+        wire,
+        definitions,
+        suite=suite,
+        expectations=expectations,
+        changed=changed,
+        rows=rows,
+    )

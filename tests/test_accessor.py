@@ -23,12 +23,13 @@ import pytest
 import hsframe
 import hsframe.accessor as accessor_module
 from hsframe import baseline, diff, write
-from hsframe.accessor import HubSpotAccessor, validate_frame
+from hsframe.accessor import HubSpotAccessor
 from hsframe.client import connect
 from hsframe.diff import FrameError
 from hsframe.load import read_contacts
 from hsframe.sandbox import Sandbox
 from hsframe.schema import Schema
+from hsframe.validate import validate_frame
 
 SCHEMA = Schema.from_definitions(
     [

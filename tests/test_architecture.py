@@ -17,8 +17,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hsframe"
 
-# Data-flow order (DESIGN.md's table; ratelimit sits before transport because the
-# transport spends the budget, and baseline before load because loading registers it).
+# Data-flow order (DESIGN.md's table, with three swaps the code needs: ratelimit before
+# transport, which spends the budget; baseline before load, which registers it; widgets
+# before accessor, whose df.hs.review() opens the review widget).
 ORDER = [
     "errors",
     "config",
@@ -34,8 +35,8 @@ ORDER = [
     "expectations",
     "write",
     "journal",
-    "accessor",
     "widgets",
+    "accessor",
     "sandbox",
     "cli",
 ]

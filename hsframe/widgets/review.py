@@ -61,6 +61,7 @@ class Review(widgets.VBox):
     def __init__(self, model: ReviewModel, *, max_rows: int = 50, **kwargs: Any) -> None:
         self.model = model
         self.max_rows = max_rows
+        self._checks = -1  # the model's check the tables show
         self.counts = widgets.HTML()
         self.table = widgets.HTML()
         self.failures = widgets.HTML()
@@ -120,10 +121,13 @@ class Review(widgets.VBox):
     # --- rendering -----------------------------------------------------------------------
 
     def _render(self, model: ReviewModel) -> None:
-        self.counts.value = _counts_html(model)
-        self.table.value = _diff_html(model, self.max_rows)
-        self.failures.value = _failures_html(model, self.max_rows)
-        self.conflicts.value = _conflicts_html(model, self.max_rows)
+        # The tables change only with a check; progress events come once per batch.
+        if model.checks != self._checks:
+            self._checks = model.checks
+            self.counts.value = _counts_html(model)
+            self.table.value = _diff_html(model, self.max_rows)
+            self.failures.value = _failures_html(model, self.max_rows)
+            self.conflicts.value = _conflicts_html(model, self.max_rows)
         self.skip_invalid.value = model.skip_invalid
         self.skip_invalid.disabled = model.phase != "checked"
         self.push_button.disabled = not model.can_push

@@ -38,10 +38,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from hsframe import diff, journal, write
-from hsframe.accessor import validate_frame
 from hsframe.client import WRITE_SCOPE, Client, TokenInfo, default_client
 from hsframe.errors import HubSpotError
-from hsframe.validate import ValidationReport
+from hsframe.validate import ValidationReport, validate_frame
 
 __all__ = ["Level", "Phase", "ReviewModel"]
 
@@ -86,6 +85,7 @@ class ReviewModel:
         message: What happened last, in words.
         level: How :attr:`message` should look.
         progress: ``(done, total)`` contacts of the running push or undo.
+        checks: How many checks ran (views redraw their tables when it changes).
 
     Example:
         >>> import hsframe as hs
@@ -135,6 +135,7 @@ class ReviewModel:
         self.message = ""
         self.level: Level = "info"
         self.progress: tuple[int, int] = (0, 0)
+        self.checks = 0
         self._connected = False
 
     def __repr__(self) -> str:
@@ -240,10 +241,15 @@ class ReviewModel:
 
     @property
     def can_undo(self) -> bool:
-        """Whether Undo may be pressed now (after a push that wrote something)."""
+        """Whether Undo may be pressed now: after a push that finished and wrote something.
+
+        A push that stopped half way cannot be undone until it is finished
+        (:func:`hsframe.journal.resume`): some of its writes may have landed unrecorded.
+        """
         return (
             self.phase == "pushed"
             and self.result is not None
+            and self.result.complete
             and self.result.journal is not None
             and (len(self.result.applied) > 0 or bool(self.result.created))
         )
@@ -258,6 +264,7 @@ class ReviewModel:
         if self.phase in ("pushing", "undoing"):
             return
         self._reset()
+        self.checks += 1
         try:
             self.changes = diff.changes(self.frame, self.base)
             self.summary = diff.summary(self.changes)
@@ -310,7 +317,7 @@ class ReviewModel:
                 journal_dir=self.journal_dir,
                 listeners=[self._on_event],
             )
-        except write.PushInterruptedError as error:  # part was written: it can be undone
+        except write.PushInterruptedError as error:  # part was written: resume, then undo
             self.result = error.result
             self.phase = "pushed"
             self._say(str(error), "error")

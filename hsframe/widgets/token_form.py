@@ -17,6 +17,7 @@ not import ipywidgets.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import ipywidgets as widgets
 
 from hsframe.client import TokenInfo
 from hsframe.config import TOKEN_ENV
+from hsframe.errors import mask
 from hsframe.widgets.token_model import (
     ScopeRow,
     Status,
@@ -126,9 +128,7 @@ class TokenForm(widgets.VBox):
             result = self.model.check(typed)
             result = self.model.adopt(result, save=self.save.value)
         except Exception as error:  # shown, never raised into the notebook as a traceback
-            text = f"The check failed unexpectedly: {type(error).__name__}: {error}"
-            if typed.strip():
-                text = text.replace(typed.strip(), "…")
+            text = _scrub(f"The check failed unexpectedly: {type(error).__name__}: {error}", typed)
             result = TokenResult("error", text, scopes=self.model.scope_rows())
         finally:
             self.check_button.disabled = False
@@ -153,6 +153,16 @@ class TokenForm(widgets.VBox):
             result.scopes if result else self.model.scope_rows()
         )
         self.message.value = _message_html(result.status, result.message) if result else ""
+
+
+_TOKEN_LIKE = re.compile(r"pat-[a-z]{2,4}\d*-[0-9A-Za-z-]+")
+
+
+def _scrub(text: str, typed: str) -> str:
+    """An unexpected error's text without the typed token, nor anything shaped like one."""
+    if typed.strip():
+        text = text.replace(typed.strip(), "…")
+    return _TOKEN_LIKE.sub(lambda found: mask(found.group()), text)
 
 
 def _stored_html(stored: StoredToken | None, env_file: Path) -> str:

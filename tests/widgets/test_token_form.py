@@ -278,7 +278,7 @@ def test_an_unexpected_failure_is_a_message_without_the_token() -> None:
         raise RuntimeError(f"boom with {settings.token.reveal()}")
 
     form = TokenForm(TokenCheck(client_factory=broken))
-    _check(form, token)
+    _check(form, f"  Bearer {token} ")
 
     assert form.result is not None and form.result.status == "error"
     assert "RuntimeError" in form.message.value
