@@ -61,6 +61,9 @@ DAILY_RECHECK = 60.0
 
 _MIN_PAD = 0.02
 
+ARRIVAL_CAP = 0.1
+"""The latest, in seconds after the send, that a request is assumed to reach HubSpot."""
+
 
 @dataclass(frozen=True)
 class TierLimits:
@@ -218,10 +221,12 @@ class RateBudget:
             headers: The answer's headers (any case).
             sent_at: What :meth:`acquire` returned for the request (default: now). HubSpot's
                 count is compared with the requests logged up to then, and then the request
-                is logged again as sent *now*: HubSpot counts a request when it arrives,
-                which is after we sent it, so a log keyed on the send time would free the
-                slot a little early and invite a 429 (seen on search, whose window is one
-                second). Keying it on the answer's time is always late enough.
+                is logged again as sent at its arrival: HubSpot counts a request when it
+                arrives, some milliseconds after we sent it (more on a busy machine), so a
+                log keyed on the send time frees the slot early and invites a 429 (seen on
+                search, whose window is one second). The arrival is somewhere between the
+                send and the answer; the answer's time, capped at :data:`ARRIVAL_CAP` after
+                the send, is late enough without giving away a slow server's latency.
         """
         lowered = {key.lower(): value for key, value in headers.items()}
 
@@ -252,7 +257,7 @@ class RateBudget:
                 self._daily_seen_at = now
                 self._daily_sent_since = 0
             if sent_at is not None:
-                _restamp(self._windows[bucket], sent_at, now)
+                _restamp(self._windows[bucket], sent_at, min(now, sent_at + ARRIVAL_CAP))
 
     def pause(self, bucket: Bucket, seconds: float) -> None:
         """Hold every request on ``bucket`` for ``seconds`` (after a 429, so that all
@@ -324,10 +329,10 @@ class RateBudget:
             window.sent.insert(position, at)
 
 
-def _restamp(window: _Window, sent_at: float, now: float) -> None:
-    """Move one logged request from its send time to ``now`` (the log stays sorted)."""
+def _restamp(window: _Window, sent_at: float, arrived: float) -> None:
+    """Move one logged request from its send time to ``arrived`` (the log stays sorted)."""
     position = bisect.bisect_left(window.sent, sent_at)
-    if position == len(window.sent) or window.sent[position] != sent_at or now <= sent_at:
+    if position == len(window.sent) or window.sent[position] != sent_at or arrived <= sent_at:
         return
     del window.sent[position]
-    window.sent.insert(bisect.bisect_right(window.sent, now), now)
+    window.sent.insert(bisect.bisect_right(window.sent, arrived), arrived)
