@@ -88,7 +88,7 @@ from hsframe.errors import (
     MissingScopesError,
     mask,
 )
-from hsframe.journal import JournalError, default_directory, resume, undo
+from hsframe.journal import CANNOT_RESTORE, JournalError, default_directory, resume, undo
 from hsframe.load import read_contacts
 from hsframe.sandbox import TIERS, Sandbox
 from hsframe.sandbox.facade import ContactsSource
@@ -1539,35 +1539,27 @@ def _not_restored(undone: PushResult) -> pd.DataFrame:
 def _explain_not_restored(demo: _Demo, kept: pd.DataFrame) -> None:
     """Say why the undo left cells as the push wrote them, from the reasons it gave."""
     reasons = kept["reason"].astype(str)
-    pairs = zip(kept["property"], reasons, strict=True)
-    own = pd.Series([f'"name":"{name}"' in reason for name, reason in pairs], index=kept.index)
+    own = reasons.str.startswith(CANNOT_RESTORE)
     if own.any():
         stale = sorted({v for reason in reasons[own] for v in _refused_options(reason)})
-        emails = bool(reasons[own].str.contains("INVALID_EMAIL").any())
+        emails = bool((kept.loc[own, "property"] == "email").any())
         what = []
         if stale:
             what.append(f"options that no longer exist ({', '.join(map(repr, stale[:6]))})")
         if emails:
             what.append("emails with stray spaces")
         demo.say(
-            f"   HubSpot refuses {int(own.sum()):,} of the old values now: "
-            f"{' and '.join(what) or 'see the journal'}. An undo cannot write back what "
-            "HubSpot no longer accepts."
+            f"   HubSpot no longer accepts {int(own.sum()):,} of the old values: "
+            f"{' and '.join(what) or 'see the journal'}. The undo reported them and put back "
+            "the other cells of the same contacts."
         )
-        others = int((~own).sum())
-        if others:
-            demo.say(
-                f"   {others:,} other cells of the same contacts were refused with them: "
-                "HubSpot takes or refuses a contact's values together."
-            )
-        return
-    for reason, n in reasons.value_counts().head(3).items():
+    for reason, n in reasons[~own].value_counts().head(3).items():
         demo.say(f"   {n:,} x {_cell(reason, 110)}")
 
 
 def _refused_options(reason: str) -> list[str]:
-    """The values HubSpot named as "not one of the allowed options" in a batch error."""
-    return re.findall(r'"message":"([^"]+?) was not one of the allowed options', reason)
+    """The stale values an undo reported as no longer options ("'Lead' is not an option")."""
+    return re.findall(r"\('([^']+?)' is not an option of", reason)
 
 
 def _mismatches(

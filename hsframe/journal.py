@@ -51,6 +51,10 @@ hsframe wrote on them still holds what it wrote; changes to other properties (no
 HubSpot computes, a workflow's stamps) do not keep a contact from being archived, since
 HubSpot changes those on its own after a create. Archived contacts stay restorable in
 HubSpot for 90 days. Archives cannot be undone through the API: they are reported.
+An old value that HubSpot no longer accepts (an option since removed, an email with stray
+spaces: the very mess a cleanup fixes) would make HubSpot refuse the contact's whole input,
+so the old values are first judged by the push gate's rules (:func:`hsframe.validate.validate`);
+those cells are reported (:data:`CANNOT_RESTORE`) and the contact's other cells restored.
 
 **Module state.** Importing this module installs :meth:`Journal.create` as the recorder of
 every run (:func:`hsframe.write.set_recorder`; the reason is in :mod:`hsframe.write`).
@@ -70,30 +74,28 @@ import pandas as pd
 
 from hsframe import baseline, write
 from hsframe.client import Client, default_client
-from hsframe.errors import HubSpotError
+from hsframe.errors import ConfigurationError, HubSpotError
+from hsframe.plan import Batch, Cell, Input, Plan, Skip, new_push_id, plan_changes
 from hsframe.schema import Schema
+from hsframe.validate import validate
 from hsframe.write import (
     ARCHIVE,
-    Batch,
     BatchOutcome,
-    Cell,
     Check,
     Checked,
     Event,
     Finished,
     Header,
-    Input,
     InputOutcome,
     Listener,
-    Plan,
     PushResult,
     Sending,
     Sent,
-    Skip,
     Started,
 )
 
 __all__ = [
+    "CANNOT_RESTORE",
     "FORMAT",
     "JOURNAL_ENV",
     "Journal",
@@ -580,7 +582,7 @@ def _parse(path: Path, records: Sequence[tuple[int, dict[str, Any]]]) -> Journal
                 events.append(Finished(dict(record.get("counts") or {}), requests, record["at"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise JournalError(
-            f"{path}, line {number}: a {record.get('record')!r} record that does not read "
+            f"{path}, line {number}: the {record.get('record')!r} record does not read "
             f"back ({exc}); the journal was edited or damaged."
         ) from None
     return JournalContents(path, header, plan, tuple(events), ended, requests)
@@ -649,7 +651,9 @@ def resume(
         call's requests). A run that had finished is returned as it was, with nothing sent.
 
     Raises:
-        JournalError: The journal cannot be read, or belongs to another portal.
+        JournalError: The journal cannot be read (edited or damaged), or its plan was
+            never written (nothing was sent: push again).
+        ConfigurationError: The token belongs to another portal than the run's.
         ValueError: The journal is a dry run's (it sent nothing; push again).
 
     Example:
@@ -675,21 +679,158 @@ def resume(
     if done.complete:
         return replace(done, requests=0, messages=("Already complete: nothing to resume.",))
     client = client if client is not None else default_client()
+    info = client.require_scopes("write")
+    if header.portal_id is not None and info.portal_id != header.portal_id:
+        raise ConfigurationError(
+            f"This journal belongs to portal {header.portal_id}, but the token belongs to "
+            f"portal {info.portal_id}; nothing was written.",
+            hint="Resume with a token of the portal the push was made to.",
+        )
     schema = Schema.from_definitions(client.property_definitions())
-    result = write.continue_push(
-        client,
-        schema,
-        header,
-        contents.plan,
-        contents.events,
-        lambda: Journal.reopen(contents.path),
-        contents.path,
-        progress=progress,
-        listeners=listeners,
-    )
+    result = _finish_run(client, schema, contents, listeners, progress)
     if frame is not None:
         write.move_baseline(frame, result, _frame_schema(frame, schema))
     return result
+
+
+def _finish_run(
+    client: Client,
+    schema: Schema,
+    contents: JournalContents,
+    listeners: Sequence[Listener],
+    progress: bool,
+) -> PushResult:
+    """Settle what is in doubt, then send what is left, phase by phase."""
+    header, plan = contents.header, contents.plan
+    assert plan is not None
+    sender = write.Sender(
+        client,
+        schema,
+        header,
+        plan,
+        [Journal.reopen(contents.path), *listeners],
+        prior=contents.events,
+    )
+    state = _State.of(plan, contents.events)
+    bar = write.ProgressBar(state.remaining(), "Resuming", progress)
+    sender.listeners.append(bar)
+    try:
+        for phase in (1, 2):
+            if sender.stopped is not None:
+                break
+            for doubt in state.doubts(phase):
+                again = sender.settle(doubt)
+                if again is not None:
+                    sender.send([again])
+            fresh = state.unsent(phase) + state.resends(phase)
+            if phase == 2:
+                fresh = sender.second_phase(fresh)
+            # Time has passed since the push: every write still to come is checked again.
+            sender.send(fresh, check=True, overwrite=header.on_conflict == "overwrite")
+        return write.finish(sender, header, plan, contents.path)
+    finally:
+        bar.close()
+
+
+def _phase(batches: Iterable[Batch], phase: int) -> list[Batch]:
+    return [b for b in batches if b.phase == phase]
+
+
+@dataclass
+class _State:
+    """Where a journaled run stands: per batch, what was intended and what came back.
+
+    A batch's latest attempt decides: no intent means never sent; an intent without an
+    outcome (or with inputs whose outcome was unknown) is in doubt; an outcome may leave
+    inputs to be sent again (a run stopped by a refused token).
+    """
+
+    plan: Plan
+    intents: dict[tuple[int, int], Sending]
+    outcomes: dict[tuple[int, int], BatchOutcome]
+
+    @classmethod
+    def of(cls, plan: Plan, events: Iterable[Event]) -> _State:
+        intents: dict[tuple[int, int], Sending] = {}
+        outcomes: dict[tuple[int, int], BatchOutcome] = {}
+        for event in events:
+            if isinstance(event, Sending):
+                intents[(event.batch.index, event.batch.attempt)] = event
+            elif isinstance(event, Sent):
+                key = (event.outcome.index, event.outcome.attempt)
+                previous = outcomes.get(key)
+                if previous is None or event.outcome.settled or not previous.settled:
+                    outcomes[key] = _merge(previous, event.outcome)
+        return cls(plan, intents, outcomes)
+
+    def _latest(self, index: int) -> int:
+        attempts = [a for (i, a) in self.intents if i == index]
+        return max(attempts) if attempts else 0
+
+    def doubts(self, phase: int) -> list[write.Doubt]:
+        """Intents without an outcome, and inputs whose outcome was unknown."""
+        found: list[write.Doubt] = []
+        for batch in _phase(self.plan.batches, phase):
+            attempt = self._latest(batch.index)
+            if not attempt:
+                continue
+            intent = self.intents[(batch.index, attempt)]
+            outcome = self.outcomes.get((batch.index, attempt))
+            if outcome is None:
+                found.append(write.Doubt(intent.batch, intent.at))
+            elif any(i.unknown for i in outcome.inputs):
+                found.append(write.Doubt(intent.batch, intent.at, outcome))
+        return found
+
+    def unsent(self, phase: int) -> list[Batch]:
+        """The plan's batches that were never sent."""
+        return [b for b in _phase(self.plan.batches, phase) if not self._latest(b.index)]
+
+    def resends(self, phase: int) -> list[Batch]:
+        """Inputs an outcome left to be sent again, as each batch's next attempt."""
+        found: list[Batch] = []
+        for batch in _phase(self.plan.batches, phase):
+            attempt = self._latest(batch.index)
+            outcome = self.outcomes.get((batch.index, attempt))
+            if not attempt or outcome is None:
+                continue
+            intent = self.intents[(batch.index, attempt)].batch
+            again: list[Input] = []
+            by_row = {o.row: o for o in outcome.inputs}
+            for item in intent.inputs:
+                result = by_row.get(item.row)
+                if result is None or not result.resend or result.unknown:
+                    continue
+                names = [n for n in result.resend if n in item.properties]
+                if batch.op == "archive" or len(names) == len(item.properties):
+                    again.append(item)
+                elif names:
+                    again.append(
+                        replace(
+                            item,
+                            properties={n: item.properties[n] for n in names},
+                            before={n: item.before.get(n) for n in names},
+                            interim=tuple(n for n in item.interim if n in names),
+                        )
+                    )
+            if again:
+                found.append(replace(intent, inputs=tuple(again), attempt=attempt + 1))
+        return found
+
+    def remaining(self) -> int:
+        """Inputs of the first phase still to be sent or settled (for the progress bar)."""
+        return sum(len(b.inputs) for b in self.unsent(1)) + sum(
+            len(d.batch.inputs) for d in self.doubts(1)
+        )
+
+
+def _merge(previous: BatchOutcome | None, later: BatchOutcome) -> BatchOutcome:
+    """A settled outcome keeps the inputs an earlier answer had already decided."""
+    if previous is None:
+        return later
+    decided = {o.row: o for o in previous.inputs if not o.unknown}
+    inputs = tuple(decided.get(o.row, o) if o.unknown else o for o in later.inputs)
+    return replace(later, inputs=inputs)
 
 
 def _frame_schema(frame: pd.DataFrame, fallback: Schema) -> Schema:
@@ -705,6 +846,9 @@ def _frame_schema(frame: pd.DataFrame, fallback: Schema) -> Schema:
 
 
 # --- undo ---------------------------------------------------------------------------------------
+
+CANNOT_RESTORE = "cannot restore: HubSpot no longer accepts the old value"
+"""The start of the ``skipped`` reason for an undo cell whose old value HubSpot now refuses."""
 
 _UNRESTORABLE = (
     "archived contacts cannot be restored through HubSpot's API; restore them in HubSpot "
@@ -727,7 +871,9 @@ def undo(
     push, and undoable in turn. A cell that someone changed since the run is left alone and
     listed in ``conflicts``. Contacts the run created are archived if every property hsframe
     wrote on them still holds its value (the module docstring says why only those); archives
-    are reported in ``skipped`` (HubSpot's API cannot restore them).
+    are reported in ``skipped`` (HubSpot's API cannot restore them). An old value HubSpot
+    no longer accepts (judged by the push gate's rules) is reported in ``skipped`` too
+    (:data:`CANNOT_RESTORE`), and the contact's other cells are still restored.
 
     Args:
         result_or_journal: The run's :class:`~hsframe.write.PushResult` or its journal file.
@@ -741,7 +887,9 @@ def undo(
         The undo's :class:`~hsframe.write.PushResult`.
 
     Raises:
-        JournalError: The journal cannot be read, or belongs to another portal.
+        JournalError: The journal cannot be read, or the run did not finish (resume it
+            first: writes whose outcome was lost would otherwise stay).
+        ConfigurationError: The token belongs to another portal than the run's.
 
     Example:
         >>> import hsframe as hs
@@ -760,7 +908,7 @@ def undo(
     original = result_of(contents.path)
     header = contents.header
     client = client if client is not None else default_client()
-    push_id = write.new_push_id()
+    push_id = new_push_id()
     new_header = Header(
         push_id=push_id,
         kind="undo",
@@ -774,9 +922,17 @@ def undo(
         return write.tally(
             new_header, Plan(push_id), [], messages=("The run wrote nothing: nothing to undo.",)
         )
+    if not original.complete:
+        raise JournalError(
+            f"{contents.path}: this {header.kind} did not finish, so some of its writes may "
+            "have landed unrecorded and would not be taken back.",
+            hint=f"Finish it first with hs.resume({str(contents.path)!r}), then undo it.",
+        )
     schema = Schema.from_definitions(client.property_definitions())
     cells, skips = _undo_cells(contents.plan, original)
-    plan = write.plan_changes(cells, schema, push_id=push_id, skipped=skips)
+    cells, refused = _restorable(cells, schema)
+    skips.extend(refused)
+    plan = plan_changes(cells, schema, push_id=push_id, skipped=skips)
     if not plan.batches:
         return write.tally(new_header, plan, [])
     return write.run_plan(
@@ -815,6 +971,51 @@ def _undo_cells(plan: Plan, original: PushResult) -> tuple[list[Cell], list[Skip
     for row, contact in _archived_rows(original):
         skips.append(Skip(row, contact, ARCHIVE, None, None, _UNRESTORABLE))
     return cells, skips
+
+
+def _restorable(cells: list[Cell], schema: Schema) -> tuple[list[Cell], list[Skip]]:
+    """Leave out the old values HubSpot would refuse now, judged as the push gate judges.
+
+    HubSpot refuses an input whole, so one such value would keep the contact's other cells
+    from being restored too.
+    """
+    updates = [c for c in cells if c.op == "update" and c.id is not None and c.property in schema]
+    if not updates:
+        return cells, []
+    ids = sorted({cast(int, c.id) for c in updates})
+    at = {contact: n for n, contact in enumerate(ids)}
+    columns: dict[str, list[str | None]] = {}
+    for cell in updates:
+        column = columns.setdefault(cell.property, [None] * len(ids))
+        column[at[cast(int, cell.id)]] = "" if cell.new is None else cell.new  # "" clears
+    index = pd.Index(pd.array(ids, dtype="Int64"), name="id")
+    wire = pd.DataFrame(columns, index=index, dtype=object)
+    change_set = pd.DataFrame(
+        {
+            "id": pd.array([c.id for c in updates], dtype="Int64"),
+            "property": [c.property for c in updates],
+            "old": [c.old for c in updates],
+            "new": [c.new for c in updates],
+            "kind": ["update"] * len(updates),
+        }
+    )
+    report = validate(wire, schema, changed=change_set, rows="changed")
+    refused: dict[tuple[int, str], str] = {}
+    for record in report.failures.itertuples(index=False):
+        if not pd.isna(record.id):
+            refused.setdefault(
+                (int(cast(int, record.id)), str(record.property)), str(record.message)
+            )
+    kept: list[Cell] = []
+    skips: list[Skip] = []
+    for cell in cells:
+        message = refused.get((cast(int, cell.id), cell.property)) if cell.op == "update" else None
+        if message is None:
+            kept.append(cell)
+        else:
+            reason = f"{CANNOT_RESTORE} ({message})"
+            skips.append(Skip(cell.row, cell.id, cell.property, cell.old, cell.new, reason))
+    return kept, skips
 
 
 def _archived_rows(original: PushResult) -> Iterable[tuple[int, int]]:

@@ -7,22 +7,26 @@ and every one of which can be finished later (:func:`hsframe.journal.resume`) or
 (:func:`hsframe.journal.undo`). Values come first and side effects last (STYLE.md habit 12):
 
 1. **Change set**: :func:`hsframe.diff.changes`, one row per changed cell, in wire form.
-2. **Validation report**: :func:`hsframe.validate.validate` with ``rows="changed"``. Invalid
-   rows are refused (:class:`InvalidEditsError`) or, with ``on_invalid="skip"``, left out
-   whole; read-only properties and columns that are not properties are never sent.
-3. **Plan** (:func:`plan_changes`, pure): batches of at most 100 inputs, each with only the
+2. **Validation report**: :func:`hsframe.validate.validate_frame` with ``rows="changed"``,
+   the very call behind ``df.hs.validate()``. Invalid rows are refused
+   (:class:`InvalidEditsError`) or, with ``on_invalid="skip"``, left out whole; read-only
+   properties and columns that are not properties are never sent.
+3. **Plan** (:mod:`hsframe.plan`, pure): batches of at most 100 inputs, each with only the
    changed properties of one contact; creates carry an ``objectWriteTraceId``
    (``<push id>:<row>``), and so do updates, so that one bad input does not sink its batch
    (HubSpot answers 207 only when every input has one). A lifecycle stage moved backwards is
    planned as clear-then-set in two requests (below).
 4. **Journal**: the plan goes to the journal, flushed to disk, before any CRM request.
-5. **Conflict check**: one batch read per 100 contacts of the properties about to be written;
-   a cell whose remote value is no longer the baseline's is a conflict, skipped (or, with
-   ``on_conflict="overwrite"``, written anyway) and reported. A cell that HubSpot already
-   holds at its new value is not sent again.
-6. **Send**: batches go out concurrently on a small thread pool; the transport's rate
-   budget paces them. Each batch's intent is journaled before it is sent and its outcome
-   after. Results are matched to inputs by id or trace id, never by position.
+5. **Conflict check**: before each update batch is sent, one batch read of its contacts,
+   for the properties about to be written; a cell whose remote value is no longer the
+   baseline's is a conflict, skipped (or, with ``on_conflict="overwrite"``, written anyway)
+   and reported. A cell that HubSpot already holds at its new value is not sent again. Each
+   batch is sent as soon as its own check is done, so a cell is read one round trip before
+   it is written (HubSpot has no If-Match to close that window entirely).
+6. **Send**: reads and writes go out concurrently on a small thread pool (as many threads
+   as the client's ``max_concurrency``); the transport's rate budget paces them. Each
+   batch's intent is journaled before it is sent and its outcome after. Results are matched
+   to inputs by id or trace id, never by position.
 7. **Verify and report**: every written cell is compared with the properties HubSpot
    returns; a value that did not stick (a lifecycle stage moved backwards) is reported as
    failed, not counted as applied. The :class:`PushResult` lists applied, failed, conflicting
@@ -82,7 +86,6 @@ import html
 import math
 import re
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -96,7 +99,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hsframe import baseline, diff
-from hsframe.client import MAX_BATCH, BatchResult, Client, TokenInfo, default_client
+from hsframe.client import BatchResult, Client, TokenInfo, default_client
 from hsframe.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -108,39 +111,52 @@ from hsframe.errors import (
     TransportError,
     ValidationError,
 )
+from hsframe.plan import (
+    LIFECYCLE,
+    Batch,
+    Cell,
+    Input,
+    LifecycleMode,
+    Op,
+    Plan,
+    Skip,
+    cells_of,
+    chunks,
+    new_push_id,
+    plan_changes,
+    wire_value,
+)
 from hsframe.schema import CodecError, Schema
-from hsframe.validate import ValidationReport, validate
+from hsframe.validate import ValidationReport, validate, validate_frame
 
 __all__ = [
+    "ALREADY",
+    "ARCHIVE",
     "CELL_COLUMNS",
-    "LIFECYCLE",
-    "Batch",
+    "GONE",
     "BatchOutcome",
-    "Cell",
     "Check",
     "Checked",
+    "Doubt",
     "Event",
     "Finished",
     "Header",
-    "Input",
     "InputOutcome",
     "InvalidEditsError",
     "Listener",
-    "Plan",
     "Prepared",
+    "ProgressBar",
     "PushInterruptedError",
     "PushResult",
     "Recorder",
     "RecorderFactory",
+    "Sender",
     "Sending",
     "Sent",
-    "Skip",
     "Started",
     "apply_corrections",
     "archive",
-    "continue_push",
-    "new_push_id",
-    "plan_changes",
+    "finish",
     "prepare",
     "push",
     "run_plan",
@@ -148,19 +164,13 @@ __all__ = [
     "tally",
 ]
 
-Op: TypeAlias = Literal["update", "create", "upsert", "archive"]
-"""What a batch does: ``batch/update`` by id, ``batch/create``, ``batch/upsert`` by email,
-``batch/archive``."""
 
 Kind: TypeAlias = Literal["push", "corrections", "archive", "undo"]
 """What started a journaled run."""
 
 OnInvalid: TypeAlias = Literal["raise", "skip"]
 OnConflict: TypeAlias = Literal["skip", "overwrite"]
-LifecycleMode: TypeAlias = Literal["clear-then-set", "direct"]
 
-LIFECYCLE = "lifecyclestage"
-"""The property HubSpot moves forward only."""
 
 CELL_COLUMNS = ("id", "row", "property", "old", "new")
 """The columns every cell table of a :class:`PushResult` starts with."""
@@ -171,6 +181,9 @@ ARCHIVE = "(archive)"
 ALREADY = "HubSpot already holds the new value"
 """The ``skipped`` reason for a cell that needed no write."""
 
+GONE = "the contact is no longer live in HubSpot (already archived)"
+"""The ``skipped`` reason for an archive that needed no request."""
+
 _EXISTING_ID = re.compile(r"Existing ID: (\d+)")
 _FATAL = (AuthenticationError, MissingScopesError, RateLimitError, ConfigurationError)
 _AMBIGUOUS = (ServerError, TransportError)
@@ -179,117 +192,6 @@ _MAX_ATTEMPTS = 3
 # earlier than this many seconds before the batch was sent (clocks differ a little).
 _CLOCK_SLACK = 120.0
 _HTML_ROWS = 20
-
-
-# --- values: cells, inputs, batches, plans ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One planned change: a property of one contact, from ``old`` to ``new``.
-
-    Attributes:
-        row: The row's position in the frame that was pushed (locates new contacts).
-        id: The contact id; None for a contact still to be created.
-        property: The property name.
-        old: The baseline's wire value (None: unset). For ``archive`` cells, the value the
-            contact must still hold to be archived.
-        new: The wire value to write (None: clear it).
-        op: How it is written: ``update``, ``create``, ``upsert`` or ``archive``.
-    """
-
-    row: int
-    id: int | None
-    property: str
-    old: str | None
-    new: str | None
-    op: Op = "update"
-
-
-@dataclass(frozen=True)
-class Skip:
-    """A cell left out before planning, and why (invalid, read-only, not encodable...)."""
-
-    row: int
-    id: int | None
-    property: str
-    old: str | None
-    new: str | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class Input:
-    """One input of a batch request.
-
-    Attributes:
-        row: The frame row it comes from.
-        id: The contact id (update, archive); None for creates and upserts.
-        trace: Its ``objectWriteTraceId``, unique within the push.
-        properties: The wire values to send (``""`` clears a value).
-        before: What HubSpot should hold, per property, before this input is sent: the
-            conflict check compares the remote values with it.
-        interim: Properties whose value here is a step, not the final value (the clear of a
-            clear-then-set).
-        key: Upserts: the email the contact is matched by.
-    """
-
-    row: int
-    id: int | None
-    trace: str
-    properties: Mapping[str, str] = field(default_factory=dict)
-    before: Mapping[str, str | None] = field(default_factory=dict)
-    interim: tuple[str, ...] = ()
-    key: str | None = None
-
-    def body(self, op: Op) -> dict[str, Any]:
-        """The input as HubSpot's batch endpoint for ``op`` takes it."""
-        if op == "archive":
-            return {"id": str(self.id)}
-        body: dict[str, Any] = {"properties": dict(self.properties)}
-        if op == "update":
-            body["id"] = str(self.id)
-        elif op == "upsert":
-            body["id"] = self.key
-            body["idProperty"] = "email"
-        body["objectWriteTraceId"] = self.trace
-        return body
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One batch request: at most 100 inputs of one operation.
-
-    Attributes:
-        index: Its number in the plan (stable across resumes).
-        op: The operation.
-        phase: 1, or 2 for the second half of clear-then-set (sent after phase 1).
-        inputs: The inputs.
-        attempt: 1, then 2, 3... when inputs of it are sent again after a lost outcome.
-    """
-
-    index: int
-    op: Op
-    phase: int
-    inputs: tuple[Input, ...]
-    attempt: int = 1
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything a run will send, decided before anything is sent.
-
-    Attributes:
-        push_id: The run's id (also the prefix of its trace ids).
-        cells: Every planned cell.
-        batches: The batch requests, phase 1 first.
-        skipped: Cells left out before planning, with reasons.
-    """
-
-    push_id: str
-    cells: tuple[Cell, ...] = ()
-    batches: tuple[Batch, ...] = ()
-    skipped: tuple[Skip, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -398,7 +300,7 @@ class Started:
 
 @dataclass(frozen=True)
 class Checked:
-    """The conflict check is done (also on resume, for what was left)."""
+    """One batch's conflict check is done (also on resume, for what was left)."""
 
     checks: tuple[Check, ...]
 
@@ -429,8 +331,8 @@ class Finished:
 
 
 Event: TypeAlias = Started | Checked | Sending | Sent | Finished
-"""What listeners are called with, in this order: one Started, at most one Checked per
-phase, Sending/Sent per batch, one Finished."""
+"""What listeners are called with: one Started; per batch a Checked (updates), a Sending
+and a Sent, batches overlapping; one Finished."""
 
 Listener: TypeAlias = Callable[[Event], None]
 """A callable that is told each :data:`Event` of a run, on the calling thread."""
@@ -500,7 +402,7 @@ class InvalidEditsError(ValidationError):
         ...     "expect_column_values_to_be_in_set", "'Lead' is not an option"]],
         ...     columns=["id", "row", "property", "value", "expectation", "message"])
         >>> print(InvalidEditsError(ValidationReport(failures)))
-        1 invalid cell in 1 row; nothing was sent.
+        1 invalid cell in 1 row (rows are positions, from 0); nothing was sent.
           lifecyclestage: row 0 (contact 101): 'Lead' is not an option
         Fix them (error.report.failures lists each), or pass on_invalid='skip' to send the rest.
     """
@@ -515,7 +417,7 @@ class InvalidEditsError(ValidationError):
         count = len(failures)
         message = (
             f"{count:,} invalid cell{'s' * (count != 1)} in {rows:,} row"
-            f"{'s' * (rows != 1)}; nothing was sent."
+            f"{'s' * (rows != 1)} (rows are positions, from 0); nothing was sent."
         )
         hint = None
         if frame_level:
@@ -566,166 +468,6 @@ class PushInterruptedError(HubSpotError):
         self.cause = cause
 
 
-# --- the plan (pure) ----------------------------------------------------------------------------
-
-
-def new_push_id() -> str:
-    """A fresh run id: 16 hex digits, the prefix of the run's trace ids."""
-    return uuid.uuid4().hex[:16]
-
-
-def _lifecycle_order(schema: Schema) -> tuple[str, ...]:
-    if LIFECYCLE not in schema:
-        return ()
-    return tuple(v for v in schema.options(LIFECYCLE) if v != "other")
-
-
-def _backward(order: Sequence[str], old: str | None, new: str | None) -> bool:
-    if old is None or new is None or old not in order or new not in order:
-        return False
-    return order.index(new) < order.index(old)
-
-
-def _chunks(items: Sequence[Any], size: int = MAX_BATCH) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def plan_changes(
-    cells: Iterable[Cell],
-    schema: Schema,
-    *,
-    push_id: str,
-    lifecycle: LifecycleMode = "clear-then-set",
-    skipped: Iterable[Skip] = (),
-) -> Plan:
-    """Turn cells into batch requests. Pure: nothing is sent, nothing is read.
-
-    One input per contact per batch, with only its changed properties; batches of at most
-    100 inputs, updates sorted by id, creates and upserts by row. Values are sent as
-    :meth:`~hsframe.schema.Schema.wire_for_write` gives them (it alone turns "no value"
-    into ``""``). Every input carries the trace id ``<push_id>:<row>``. A cell of a
-    read-only or unknown property, or with a value the codec refuses, is skipped with a
-    reason, never sent.
-
-    Args:
-        cells: The cells to write (``op`` update, create, upsert or archive).
-        schema: The portal's properties (for the codec and the lifecycle order).
-        push_id: The run's id.
-        lifecycle: ``"clear-then-set"`` (default) writes a backward lifecycle move as
-            ``""`` then the stage, in two phases; ``"direct"`` writes it as is.
-        skipped: Cells already left out (e.g. invalid), carried into the plan.
-
-    Returns:
-        The :class:`Plan`.
-
-    Example:
-        >>> schema = Schema.from_definitions([
-        ...     {"name": "jobtitle", "type": "string"},
-        ...     {"name": "lifecyclestage", "type": "enumeration", "fieldType": "radio",
-        ...      "options": [{"value": "lead"}, {"value": "customer"}]}])
-        >>> plan = plan_changes([
-        ...     Cell(0, 101, "jobtitle", "CEO", None),
-        ...     Cell(0, 101, "lifecyclestage", "customer", "lead"),
-        ...     Cell(1, None, "jobtitle", None, "CTO", op="create")], schema, push_id="p1")
-        >>> [(b.op, b.phase, [dict(i.properties) for i in b.inputs]) for b in plan.batches]
-        ... # doctest: +NORMALIZE_WHITESPACE
-        [('update', 1, [{'jobtitle': '', 'lifecyclestage': ''}]),
-         ('create', 1, [{'jobtitle': 'CTO'}]),
-         ('update', 2, [{'lifecyclestage': 'lead'}])]
-        >>> plan.batches[1].inputs[0].trace
-        'p1:1'
-    """
-    order = _lifecycle_order(schema)
-    skips = list(skipped)
-    kept: list[Cell] = []
-    # row -> (id, {property: wire}, {property: before}, interim, key) per op, phase 1 and 2
-    first: dict[tuple[Op, int], dict[str, Any]] = {}
-    second: dict[int, dict[str, Any]] = {}
-    for cell in cells:
-        reason = _refusal(schema, cell)
-        wire: str | None = None
-        if reason is None and cell.op != "archive":
-            try:
-                wire = schema.wire_for_write(cell.property, cell.new)
-            except CodecError as exc:
-                reason = f"cannot be written: {exc.message}"
-        if reason is None and cell.op in ("create", "upsert") and wire == "":
-            continue  # a new contact leaves an unset property unset: nothing to send
-        if reason is not None:
-            skips.append(Skip(cell.row, cell.id, cell.property, cell.old, cell.new, reason))
-            continue
-        kept.append(cell)
-        slot = first.setdefault(
-            (cell.op, cell.row),
-            {"id": cell.id, "properties": {}, "before": {}, "interim": [], "key": None},
-        )
-        if cell.op == "archive":
-            slot["before"][cell.property] = cell.old
-            continue
-        assert wire is not None
-        if cell.op == "upsert" and cell.property == "email":
-            slot["key"] = cell.new
-        if cell.op == "update":
-            slot["before"][cell.property] = cell.old
-        clear_then_set = (
-            lifecycle == "clear-then-set"
-            and cell.op == "update"
-            and cell.property == LIFECYCLE
-            and _backward(order, cell.old, cell.new)
-        )
-        if clear_then_set:
-            slot["properties"][cell.property] = ""
-            slot["interim"].append(cell.property)
-            later = second.setdefault(cell.row, {"id": cell.id, "properties": {}, "before": {}})
-            later["properties"][cell.property] = wire
-            later["before"][cell.property] = None
-        else:
-            slot["properties"][cell.property] = wire
-
-    batches: list[Batch] = []
-
-    def add(op: Op, phase: int, inputs: list[Input]) -> None:
-        for chunk in _chunks(inputs):
-            batches.append(Batch(len(batches), op, phase, tuple(chunk)))
-
-    for op in ("update", "archive", "create", "upsert"):
-        rows = [(row, slot) for (kind, row), slot in first.items() if kind == op]
-        if op in ("update", "archive"):
-            rows.sort(key=lambda pair: (pair[1]["id"], pair[0]))
-        else:
-            rows.sort(key=lambda pair: pair[0])
-        inputs = [
-            Input(
-                row=row,
-                id=slot["id"],
-                trace=f"{push_id}:{row}",
-                properties=slot["properties"],
-                before=slot["before"],
-                interim=tuple(slot["interim"]),
-                key=slot["key"],
-            )
-            for row, slot in rows
-        ]
-        add(op, 1, inputs)
-    later_inputs = [
-        Input(row, slot["id"], f"{push_id}:{row}", slot["properties"], slot["before"])
-        for row, slot in sorted(second.items(), key=lambda pair: (pair[1]["id"], pair[0]))
-    ]
-    add("update", 2, later_inputs)
-    return Plan(push_id, tuple(kept), tuple(batches), tuple(skips))
-
-
-def _refusal(schema: Schema, cell: Cell) -> str | None:
-    """Why a cell must not be sent (None: it may)."""
-    if cell.property not in schema:
-        return f"{cell.property} is not a contact property of this portal"
-    if cell.op != "archive" and schema.is_read_only(cell.property):
-        return f"{cell.property} is read-only in HubSpot"
-    if cell.op in ("update", "archive") and cell.id is None:
-        return "no contact id"
-    return None
-
-
 # --- comparing wire values ------------------------------------------------------------------------
 
 
@@ -774,13 +516,32 @@ def _epoch(stamp: str | None) -> float | None:
 # --- mapping answers to inputs (pure) -------------------------------------------------------------
 
 
-def outcome_of(batch: Batch, answer: BatchResult | BaseException, canon: _Canon) -> BatchOutcome:
-    """Map HubSpot's answer to one outcome per input, by id or trace id, never by position.
+def outcome_of(
+    batch: Batch, answer: BatchResult | BaseException, schema: Schema | _Canon
+) -> BatchOutcome:
+    """Map HubSpot's answer to one outcome per input, by id or trace id, never by position,
+    and verify each written value against the properties HubSpot returned. Pure.
 
     An exception answers the whole batch: a refusal (400, 404, 409) fails every input; a
     server error or a lost connection leaves them ``unknown`` (settle by reading back); an
     error that stops the run (401, 403, 429) leaves them to be sent again.
+
+    Args:
+        batch: The batch that was sent.
+        answer: HubSpot's answer, or the error the request raised.
+        schema: The portal's properties (values are compared in canonical wire form).
+
+    Returns:
+        The :class:`BatchOutcome`, inputs in the batch's order.
+
+    Example:
+        >>> schema = Schema.from_definitions([{"name": "jobtitle", "type": "string"}])
+        >>> batch = Batch(0, "update", 1, (Input(0, 7, "p:0", {"jobtitle": "CEO"}),))
+        >>> kept = BatchResult(200, results=[{"id": "7", "properties": {"jobtitle": "CTO"}}])
+        >>> outcome_of(batch, kept, schema).inputs[0].failed
+        {'jobtitle': "not applied: HubSpot kept 'CTO'"}
     """
+    canon = schema if isinstance(schema, _Canon) else _Canon(schema)
     if isinstance(answer, BaseException):
         return _outcome_of_error(batch, answer)
     by_trace = {i.trace: i for i in batch.inputs}
@@ -994,7 +755,9 @@ class PushResult:
         label = {"push": "Push", "corrections": "Corrections", "archive": "Archive"}
         name = label.get(self.kind, self.kind.capitalize())
         cells = len(self.planned)
-        contacts = self.planned["id"].nunique() + int(self.planned["id"].isna().sum())
+        new = self.planned["id"].isna()
+        # A new contact has no id yet: it is one contact per row, however many cells it has.
+        contacts = self.planned["id"].nunique() + self.planned.loc[new, "row"].nunique()
         if self.dry_run:
             return (
                 f"{name} (dry run): would write {cells:,} cell{'s' * (cells != 1)} "
@@ -1097,6 +860,14 @@ def tally(
 
     Returns:
         The result.
+
+    Example:
+        >>> header = Header("p1", "push", 1, "2024-01-01T00:00:00.000Z")
+        >>> plan = Plan("p1", (Cell(0, 7, "jobtitle", "CEO", "CTO"),))
+        >>> done = BatchOutcome(0, 1, "update", 200, (InputOutcome(0, 7, ("jobtitle",)),))
+        >>> result = tally(header, plan, [Sent(done, ""), Finished({}, 1, "")], requests=1)
+        >>> result.applied.values.tolist(), result.ok
+        ([[7, 0, 'jobtitle', 'CEO', 'CTO']], True)
     """
     cells = {(c.row, c.property): c for c in plan.cells}
     applied: dict[tuple[int, str], None] = {}
@@ -1160,12 +931,14 @@ def tally(
         elif isinstance(event, Finished):
             finished = True
 
+    ids_by_row = {c.row: c.id for c in plan.cells if c.id is not None}
+
     def cell_row(key: tuple[int, str], **extra: Any) -> dict[str, Any]:
         cell = cells.get(key)
         row, name = key
         contact = cell.id if cell is not None else None
         if contact is None:
-            contact = created.get(row, contact_of.get(row))
+            contact = created.get(row, contact_of.get(row, ids_by_row.get(row)))
         base = {
             "id": contact,
             "row": row,
@@ -1186,9 +959,14 @@ def tally(
         }
         for s in plan.skipped
     ]
-    skipped_rows += [cell_row(k, reason=ALREADY) for k in already if k in cells]
+    gone_rows = {k[0] for k in already if k in cells and cells[k].op == "archive"}
+    skipped_rows += [
+        cell_row(k, reason=ALREADY) for k in already if k in cells and cells[k].op != "archive"
+    ]
+    skipped_rows += [cell_row((row, ARCHIVE), reason=GONE) for row in sorted(gone_rows)]
     not_sent = {k for k, (_, resolution, _) in conflicts.items() if resolution == "skipped"}
     blocked_rows = {key[0] for key in not_sent if key in cells and cells[key].op == "archive"}
+    blocked_rows |= gone_rows
     planned_keys = [
         k for k, c in cells.items() if k not in not_sent and k not in already and c.op != "archive"
     ]
@@ -1257,8 +1035,9 @@ def _counts(result: PushResult) -> dict[str, int]:
 # --- the run (side effects) -------------------------------------------------------------------
 
 
-class _Progress:
-    """A tqdm bar over the inputs sent (a widget in Jupyter, text in a terminal)."""
+class ProgressBar:
+    """A listener that shows a tqdm bar over the inputs sent (a widget in Jupyter, text in a
+    terminal); ``enabled=False`` shows nothing."""
 
     def __init__(self, total: int, description: str, enabled: bool) -> None:
         self.bar = tqdm(total=total, unit=" contacts", desc=description, disable=not enabled)
@@ -1274,16 +1053,29 @@ class _Progress:
 
 
 @dataclass
-class _Doubt:
-    """A batch sent whose outcome is not (fully) known yet."""
+class Doubt:
+    """A batch sent whose outcome is not (fully) known yet: settle it by reading back.
+
+    Attributes:
+        batch: The batch as sent.
+        at: When it was sent (its intent's time).
+        outcome: What its answer did say, if any.
+    """
 
     batch: Batch
     at: str
     outcome: BatchOutcome | None = None
 
 
-class _Engine:
-    """One run: reads, sends, settles and emits, on the calling thread and a small pool."""
+class Sender:
+    """Sends one run's batches: conflict-check reads, writes, settling reads, and the events.
+
+    Events are emitted on the calling thread, in order; requests go out on a pool of
+    ``client.settings.max_concurrency`` threads. :func:`run_plan` drives it for a new run,
+    :func:`hsframe.journal.resume` for one taken up from its journal (``prior`` holds the
+    events the journal recorded). After an error that stops the run (401, 403, a daily 429),
+    :attr:`stopped` holds it and nothing more is sent.
+    """
 
     def __init__(
         self,
@@ -1292,15 +1084,17 @@ class _Engine:
         header: Header,
         plan: Plan,
         listeners: Sequence[Listener],
+        prior: Sequence[Event] = (),
     ) -> None:
         self.client = client
+        self.prior = list(prior)  # a resumed run's events, from its journal
         self.schema = schema
         self.canon = _Canon(schema)
         self.header = header
         self.plan = plan
         self.listeners = list(listeners)
         self.events: list[Event] = []
-        self.workers = max(1, min(client.settings.max_concurrency, 8))
+        self.workers = max(1, client.settings.max_concurrency)
         self.requests = 0
         self._lock = threading.Lock()
         self.cells = {(c.row, c.property): c for c in plan.cells}
@@ -1317,7 +1111,7 @@ class _Engine:
         with self._lock:
             self.requests += n
 
-    def _read(
+    def read(
         self,
         keys: Sequence[str],
         properties: Sequence[str],
@@ -1326,17 +1120,17 @@ class _Engine:
     ) -> dict[str, dict[str, Any]]:
         """Contacts by id (or email), 100 per batch read, concurrently; key → record."""
         found: dict[str, dict[str, Any]] = {}
-        chunks = _chunks(list(dict.fromkeys(keys)))
-        if not chunks:
+        pieces = chunks(list(dict.fromkeys(keys)))
+        if not pieces:
             return found
         names = sorted(set(properties) | {"email"}) if by_email else sorted(set(properties))
 
-        def read(chunk: Sequence[str]) -> BatchResult:
+        def one(chunk: Sequence[str]) -> BatchResult:
             self._count()
             return self.client.batch_read(chunk, names, id_property="email" if by_email else None)
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="hsframe-read") as pool:
-            for answer in pool.map(read, chunks):
+            for answer in pool.map(one, pieces):
                 for record in answer.results:
                     if by_email:
                         email = (record.get("properties") or {}).get("email")
@@ -1348,48 +1142,49 @@ class _Engine:
 
     # -- checking ------------------------------------------------------------------------
 
-    def check(self, batches: Sequence[Batch], *, overwrite: bool) -> list[Batch]:
-        """Read the remote values of what is about to be written; emit :class:`Checked`;
-        return the batches without conflicting (or already written) properties."""
-        wanted = [i for b in batches if b.op in ("update", "archive") for i in b.inputs if i.before]
-        if not wanted:
-            return list(batches)
-        records = self._read(
-            [str(i.id) for i in wanted], sorted({p for i in wanted for p in i.before})
-        )
+    def _read_batch(self, batch: Batch) -> dict[str, dict[str, Any]] | HubSpotError:
+        """The remote values of one batch's contacts, for the properties it will write."""
+        wanted = [i for i in batch.inputs if i.before]
+        names = sorted({p for i in wanted for p in i.before})
+        self._count()
+        try:
+            answer = self.client.batch_read([str(i.id) for i in wanted], names)
+        except HubSpotError as exc:
+            return exc
+        return {str(record.get("id")): record for record in answer.results}
+
+    def _judge(
+        self, batch: Batch, records: Mapping[str, Mapping[str, Any]], *, overwrite: bool
+    ) -> Batch:
+        """Compare the remote values with what the batch expects; emit :class:`Checked`;
+        return the batch without conflicting (or already written) properties."""
         checks: list[Check] = []
         drop: set[tuple[int, str]] = set()
-        blocked: set[int] = set()  # archive inputs whose guard failed
-        for item in wanted:
+        blocked: set[int] = set()  # archive inputs whose guard failed, or already gone
+        for item in batch.inputs:
             record = records.get(str(item.id))
             remote_props = (record or {}).get("properties") or {}
             for name, before in item.before.items():
                 remote = self.canon(name, remote_props.get(name))
                 cell = self.cells.get((item.row, name))
                 final = cell.new if cell is not None else None
+                archiving = cell is not None and cell.op == "archive"
+                state: Literal["ok", "already", "conflict", "missing"]
                 if record is None:
-                    state: Literal["ok", "already", "conflict", "missing"] = "missing"
+                    state = "already" if archiving else "missing"  # archived: nothing to do
                 elif self.canon.same(name, remote, self.canon(name, before)):
                     state = "ok"
-                elif (
-                    cell is not None
-                    and cell.op != "archive"
-                    and self.canon.same(name, remote, self.canon(name, final))
-                ):
+                elif not archiving and self.canon.same(name, remote, self.canon(name, final)):
                     state = "already"
                 else:
                     state = "conflict"
                 checks.append(Check(item.row, item.id, name, remote, state))
-                if (
-                    state == "missing"
-                    or state == "already"
-                    or (state == "conflict" and not overwrite)
-                ):
+                if state in ("missing", "already") or (state == "conflict" and not overwrite):
                     drop.add((item.row, name))
-                    if state != "already" and cell is not None and cell.op == "archive":
+                    if archiving:
                         blocked.add(item.row)
         self.emit(Checked(tuple(checks)))
-        return [_without(b, drop, blocked) for b in batches]
+        return _without(batch, drop, blocked)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -1407,40 +1202,63 @@ class _Engine:
         except HubSpotError as exc:
             return exc
 
-    def send(self, batches: Sequence[Batch]) -> None:
-        """Send batches (one phase), settle lost outcomes, send again what did not land."""
-        queue = deque(b for b in batches if b.inputs)
+    def send(
+        self,
+        batches: Sequence[Batch],
+        *,
+        check: bool = False,
+        overwrite: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        """Send batches (one phase), each right after its conflict check when ``check``;
+        then settle lost outcomes and send again what did not land."""
+        queue = deque((b, check and _checked_op(b)) for b in batches if b.inputs)
         while queue and self.stopped is None:
-            doubts = self._send_round(queue)
+            doubts = self._send_round(queue, overwrite=overwrite, dry_run=dry_run)
             queue = deque()
             for doubt in doubts:
                 again = self.settle(doubt)
                 if again is not None and again.attempt <= _MAX_ATTEMPTS:
-                    queue.append(again)
+                    queue.append((again, False))
                 elif again is not None:
                     self._give_up(again)
 
-    def _send_round(self, queue: deque[Batch]) -> list[_Doubt]:
-        doubts: list[_Doubt] = []
-        inflight: dict[Future[BatchResult | BaseException], tuple[Batch, str]] = {}
+    def _send_round(
+        self, queue: deque[tuple[Batch, bool]], *, overwrite: bool, dry_run: bool
+    ) -> list[Doubt]:
+        """Keep the pool busy with reads and writes; a batch's write follows its read at
+        once, so a cell is checked one round trip before it is written."""
+        doubts: list[Doubt] = []
+        inflight: dict[Future[Any], tuple[Batch, str | None]] = {}
         with ThreadPoolExecutor(self.workers, thread_name_prefix="hsframe-send") as pool:
             while queue or inflight:
                 while queue and len(inflight) < self.workers and self.stopped is None:
-                    batch = queue.popleft()
-                    at = _now()
-                    self.emit(Sending(batch, at))  # the journal records the intent first
-                    inflight[pool.submit(self._call, batch)] = (batch, at)
+                    batch, unchecked = queue.popleft()
+                    if unchecked:
+                        inflight[pool.submit(self._read_batch, batch)] = (batch, None)
+                    elif not dry_run:
+                        sent_at = _now()
+                        self.emit(Sending(batch, sent_at))  # the journal records the intent first
+                        inflight[pool.submit(self._call, batch)] = (batch, sent_at)
                 if not inflight:
                     break
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in done:
                     batch, at = inflight.pop(future)
                     answer = future.result()
+                    if at is None:  # a conflict-check read
+                        if isinstance(answer, HubSpotError):
+                            self.stopped = self.stopped or answer
+                            continue
+                        checked = self._judge(batch, answer, overwrite=overwrite)
+                        if checked.inputs:
+                            queue.appendleft((checked, False))
+                        continue
                     outcome = outcome_of(batch, answer, self.canon)
                     if isinstance(answer, _FATAL) and self.stopped is None:
                         self.stopped = answer
                     if any(i.unknown for i in outcome.inputs):
-                        doubts.append(_Doubt(batch, at, outcome))
+                        doubts.append(Doubt(batch, at, outcome))
                     else:
                         self.emit(Sent(outcome, _now()))
         return doubts
@@ -1453,7 +1271,7 @@ class _Engine:
 
     # -- settling ------------------------------------------------------------------------
 
-    def settle(self, doubt: _Doubt) -> Batch | None:
+    def settle(self, doubt: Doubt) -> Batch | None:
         """Read back a batch whose answer was lost; emit its outcome; return what must be
         sent again (as the next attempt), or None."""
         batch = doubt.batch
@@ -1493,7 +1311,7 @@ class _Engine:
                 again.append(item)
             return outcomes, again
         if op == "update":
-            records = self._read(
+            records = self.read(
                 [str(i.id) for i in inputs], sorted({p for i in inputs for p in i.properties})
             )
             for item in inputs:
@@ -1504,7 +1322,7 @@ class _Engine:
             return outcomes, again
         # create, upsert: by email, the one reliable unique key
         with_email = [i for i in inputs if _email_of(i)]
-        records = self._read(
+        records = self.read(
             [_email_of(i) or "" for i in with_email],
             sorted({p for i in inputs for p in i.properties}),
             by_email=True,
@@ -1610,10 +1428,14 @@ class _Engine:
                 kept.append(replace(batch, inputs=ok))
         return kept
 
-    prior: Sequence[Event] = ()
-
     def events_and_prior(self) -> list[Event]:
+        """The journal's events (on resume), then this run's."""
         return [*self.prior, *self.events]
+
+
+def _checked_op(batch: Batch) -> bool:
+    """Whether a batch's inputs expect values in HubSpot (updates; guarded archives)."""
+    return batch.op in ("update", "archive") and any(i.before for i in batch.inputs)
 
 
 def _email_of(item: Input) -> str | None:
@@ -1721,12 +1543,12 @@ def run_plan(
     header = replace(header, portal_id=info.portal_id)
     started = Started(header, plan)
     recorder = _open_recorder(started, journal_dir)
-    engine = _Engine(client, schema, header, plan, [recorder, *listeners])
+    engine = Sender(client, schema, header, plan, [recorder, *listeners])
     engine.events.append(started)
     for listener in listeners:
         listener(started)
     total = sum(len(b.inputs) for b in plan.batches if b.phase == 1)
-    bar = _Progress(total, _description(header), progress and not header.dry_run)
+    bar = ProgressBar(total, _description(header), progress and not header.dry_run)
     try:
         return _drive(engine, header, plan, bar, recorder.path, check, report, ignored, messages)
     finally:
@@ -1740,10 +1562,10 @@ def _description(header: Header) -> str:
 
 
 def _drive(
-    engine: _Engine,
+    engine: Sender,
     header: Header,
     plan: Plan,
-    bar: _Progress,
+    bar: ProgressBar,
     path: Path,
     check: bool,
     report: ValidationReport | None,
@@ -1753,24 +1575,40 @@ def _drive(
     engine.listeners.append(bar)
     overwrite = header.on_conflict == "overwrite"
     first = _phase(plan.batches, 1)
-    if check:
-        first = engine.check(first, overwrite=overwrite)
-    if not header.dry_run:
-        engine.send(first)
-        if engine.stopped is None:
-            engine.send(engine.second_phase(_phase(plan.batches, 2)))
-    return _finish(engine, header, plan, path, report, ignored, messages)
+    engine.send(first, check=check, overwrite=overwrite, dry_run=header.dry_run)
+    if not header.dry_run and engine.stopped is None:
+        engine.send(engine.second_phase(_phase(plan.batches, 2)))
+    return finish(engine, header, plan, path, report=report, ignored=ignored, messages=messages)
 
 
-def _finish(
-    engine: _Engine,
+def finish(
+    engine: Sender,
     header: Header,
     plan: Plan,
     path: Path,
-    report: ValidationReport | None,
-    ignored: Sequence[str],
-    messages: Sequence[str],
+    *,
+    report: ValidationReport | None = None,
+    ignored: Sequence[str] = (),
+    messages: Sequence[str] = (),
 ) -> PushResult:
+    """End a run: emit :class:`Finished` and return the result, or, if the run was stopped,
+    raise :class:`PushInterruptedError` (no ``end`` record: the journal stays resumable).
+
+    Args:
+        engine: The run's sender.
+        header: The run's header.
+        plan: The run's plan.
+        path: The journal file.
+        report: The validation report, for the result.
+        ignored: Columns that are not properties, for the result.
+        messages: Notes for the result.
+
+    Returns:
+        The run's result.
+
+    Raises:
+        PushInterruptedError: The run stopped half way.
+    """
     events = engine.events_and_prior()
     if engine.stopped is not None:
         result = tally(
@@ -1802,159 +1640,6 @@ def _finish(
     )
 
 
-def continue_push(
-    client: Client,
-    schema: Schema,
-    header: Header,
-    plan: Plan,
-    prior: Sequence[Event],
-    open_recorder: Callable[[], Listener],
-    path: Path,
-    *,
-    progress: bool = True,
-    listeners: Sequence[Listener] = (),
-) -> PushResult:
-    """Finish a run from its journal: the building block of :func:`hsframe.journal.resume`.
-
-    Batches with an outcome are not sent again. A batch with an intent but no outcome (or
-    inputs whose outcome was unknown) is settled by reading back, as a lost answer is in a
-    push. Batches never sent are checked for conflicts (time has passed) and sent.
-
-    Args:
-        client: The connection (its token must belong to ``header.portal_id``).
-        schema: The portal's properties.
-        header: The run's header, from the journal.
-        plan: The run's plan, from the journal.
-        prior: The run's events so far, from the journal.
-        open_recorder: Opens the journal for appending (called once the token is checked).
-        path: The journal file.
-        progress: Show a progress bar.
-        listeners: More listeners.
-
-    Returns:
-        The whole run's result (what was done before and now).
-    """
-    info = client.require_scopes("write")
-    if header.portal_id is not None and info.portal_id != header.portal_id:
-        raise ConfigurationError(
-            f"This journal belongs to portal {header.portal_id}, but the token belongs to "
-            f"portal {info.portal_id}; nothing was written.",
-            hint="Resume with a token of the portal the push was made to.",
-        )
-    engine = _Engine(client, schema, header, plan, [open_recorder(), *listeners])
-    engine.prior = list(prior)
-    state = _State.of(plan, prior)
-    bar = _Progress(state.remaining(), "Resuming", progress)
-    engine.listeners.append(bar)
-    try:
-        for phase in (1, 2):
-            if engine.stopped is not None:
-                break
-            for doubt in state.doubts(phase):
-                again = engine.settle(doubt)
-                if again is not None:
-                    engine.send([again])
-            fresh = state.unsent(phase) + state.resends(phase)
-            if phase == 2:
-                fresh = engine.second_phase(fresh)
-            if fresh:
-                fresh = engine.check(fresh, overwrite=header.on_conflict == "overwrite")
-            engine.send(fresh)
-        return _finish(engine, header, plan, path, None, (), ())
-    finally:
-        bar.close()
-
-
-@dataclass
-class _State:
-    """Where a journaled run stands: per batch, what was intended and what came back."""
-
-    plan: Plan
-    intents: dict[tuple[int, int], Sending]
-    outcomes: dict[tuple[int, int], BatchOutcome]
-
-    @classmethod
-    def of(cls, plan: Plan, events: Iterable[Event]) -> _State:
-        intents: dict[tuple[int, int], Sending] = {}
-        outcomes: dict[tuple[int, int], BatchOutcome] = {}
-        for event in events:
-            if isinstance(event, Sending):
-                intents[(event.batch.index, event.batch.attempt)] = event
-            elif isinstance(event, Sent):
-                key = (event.outcome.index, event.outcome.attempt)
-                previous = outcomes.get(key)
-                if previous is None or event.outcome.settled or not previous.settled:
-                    outcomes[key] = _merge(previous, event.outcome)
-        return cls(plan, intents, outcomes)
-
-    def _latest(self, index: int) -> int:
-        attempts = [a for (i, a) in self.intents if i == index]
-        return max(attempts) if attempts else 0
-
-    def doubts(self, phase: int) -> list[_Doubt]:
-        """Intents without an outcome, and inputs whose outcome was unknown."""
-        found: list[_Doubt] = []
-        for batch in _phase(self.plan.batches, phase):
-            attempt = self._latest(batch.index)
-            if not attempt:
-                continue
-            intent = self.intents[(batch.index, attempt)]
-            outcome = self.outcomes.get((batch.index, attempt))
-            if outcome is None:
-                found.append(_Doubt(intent.batch, intent.at))
-            elif any(i.unknown for i in outcome.inputs):
-                found.append(_Doubt(intent.batch, intent.at, outcome))
-        return found
-
-    def unsent(self, phase: int) -> list[Batch]:
-        return [b for b in _phase(self.plan.batches, phase) if not self._latest(b.index)]
-
-    def resends(self, phase: int) -> list[Batch]:
-        """Inputs an outcome left to be sent again (a run that stopped on a 401...)."""
-        found: list[Batch] = []
-        for batch in _phase(self.plan.batches, phase):
-            attempt = self._latest(batch.index)
-            outcome = self.outcomes.get((batch.index, attempt))
-            if not attempt or outcome is None:
-                continue
-            intent = self.intents[(batch.index, attempt)].batch
-            again: list[Input] = []
-            by_row = {o.row: o for o in outcome.inputs}
-            for item in intent.inputs:
-                result = by_row.get(item.row)
-                if result is None or not result.resend or result.unknown:
-                    continue
-                names = [n for n in result.resend if n in item.properties]
-                if batch.op == "archive" or len(names) == len(item.properties):
-                    again.append(item)
-                elif names:
-                    again.append(
-                        replace(
-                            item,
-                            properties={n: item.properties[n] for n in names},
-                            before={n: item.before.get(n) for n in names},
-                            interim=tuple(n for n in item.interim if n in names),
-                        )
-                    )
-            if again:
-                found.append(replace(intent, inputs=tuple(again), attempt=attempt + 1))
-        return found
-
-    def remaining(self) -> int:
-        return sum(len(b.inputs) for b in self.unsent(1)) + sum(
-            len(d.batch.inputs) for d in self.doubts(1)
-        )
-
-
-def _merge(previous: BatchOutcome | None, later: BatchOutcome) -> BatchOutcome:
-    """A settled outcome keeps the inputs an earlier answer had already decided."""
-    if previous is None:
-        return later
-    decided = {o.row: o for o in previous.inputs if not o.unknown}
-    inputs = tuple(decided.get(o.row, o) if o.unknown else o for o in later.inputs)
-    return replace(later, inputs=inputs)
-
-
 # --- push ---------------------------------------------------------------------------------------
 
 
@@ -1964,37 +1649,13 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"{name} must be {listed}, not {value!r}")
 
 
-def _cells_of(change_set: pd.DataFrame) -> list[Cell]:
-    """The change set's rows as cells."""
-    cells: list[Cell] = []
-    columns = [change_set[c].tolist() for c in ("id", "row", "property", "old", "new", "kind")]
-    for contact, row, name, old, new, kind in zip(*columns, strict=True):
-        cells.append(
-            Cell(
-                row=int(row),
-                id=None if pd.isna(contact) else int(contact),
-                property=str(name),
-                old=_wire(old),
-                new=_wire(new),
-                op="create" if kind == "create" else "update",
-            )
-        )
-    return cells
-
-
-def _wire(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return str(value)
-
-
 def _gate_frame(cells: Sequence[Cell], index: pd.Index) -> pd.DataFrame:
     """The wire frame validation judges: the changed cells' new values, by row.
 
     Unchanged cells are left unset: in ``rows="changed"`` validation judges only changed
     cells (and new contacts, all of whose values are in the change set), so their values
-    would be read and ignored. Unique properties are the exception (the whole column is
-    compared), filled in by :func:`_validate`.
+    would be read and ignored. Corrections come from no loaded frame, so uniqueness is
+    judged among the corrections themselves.
     """
     columns: dict[str, np.ndarray] = {}
     for cell in cells:
@@ -2010,25 +1671,10 @@ def _gate_frame(cells: Sequence[Cell], index: pd.Index) -> pd.DataFrame:
 
 
 def _validate(
-    cells: Sequence[Cell],
-    change_set: pd.DataFrame,
-    index: pd.Index,
-    schema: Schema,
-    unique_wire: Callable[[str], pd.Series | None],
+    cells: Sequence[Cell], change_set: pd.DataFrame, index: pd.Index, schema: Schema
 ) -> ValidationReport:
-    """Validate the changed cells (rows="changed"), with whole columns for unique ones."""
-    wire = _gate_frame(cells, index)
-    for name in wire.columns:
-        if (name in schema and schema.is_unique(name)) or name == "email":
-            whole = unique_wire(str(name))
-            if whole is not None:
-                current = wire[name].to_numpy(dtype=object)
-                filled = whole.to_numpy(dtype=object, na_value=None)
-                changed = ~pd.isna(current)
-                wire[name] = pd.Series(
-                    np.where(changed, current, filled), index=wire.index, dtype=object
-                )
-    return validate(wire, schema, changed=change_set, rows="changed")
+    """Validate cells that come from no loaded frame (corrections), ``rows="changed"``."""
+    return validate(_gate_frame(cells, index), schema, changed=change_set, rows="changed")
 
 
 def _apply_gate(
@@ -2087,10 +1733,9 @@ class Prepared:
 def prepare(frame: pd.DataFrame, *, base: pd.DataFrame | None = None) -> Prepared:
     """The local half of a push: the change set and its validation, no request made.
 
-    Validation runs with ``rows="changed"`` on a wire frame built from the change set
-    itself (the new values are already wire strings), plus whole columns for the
-    properties whose values must be unique; so its cost follows the number of edits, not
-    the size of the frame.
+    Validation is :func:`hsframe.validate.validate_frame` with ``rows="changed"``, the very
+    call behind ``df.hs.validate()``, so what the user is shown and what the push refuses
+    cannot differ; the schema is the load's, found by :func:`hsframe.diff.origin`.
 
     Args:
         frame: The edited frame.
@@ -2120,19 +1765,9 @@ def prepare(frame: pd.DataFrame, *, base: pd.DataFrame | None = None) -> Prepare
     meta = found.meta or {}
     if not len(change_set):
         return Prepared(change_set, (), None, schema, ignored, meta)
-    cells = _cells_of(change_set)
-
-    def unique_wire(name: str) -> pd.Series | None:
-        if name not in frame.columns or name not in schema:
-            return None
-        try:
-            column = schema.encode(frame[name])
-        except CodecError:
-            return None
-        assert isinstance(column, pd.Series)
-        return column
-
-    report = _validate(cells, change_set, frame.index, schema, unique_wire)
+    cells = cells_of(change_set)
+    # The same call as df.hs.validate(): what the user sees is what the push refuses.
+    report = validate_frame(frame, base=base)
     return Prepared(change_set, tuple(cells), report, schema, ignored, meta)
 
 
@@ -2398,11 +2033,16 @@ def apply_corrections(
         journal_dir: Where to write the journal.
 
     Returns:
-        The :class:`PushResult`; ``row`` is the position in ``frame``.
+        The :class:`PushResult`; ``row`` is the position in ``frame``, from 0
+        (``frame.iloc[row]``), in the result, in its skip records and in every error. For a
+        CSV read with one header line, that row is on line ``row + 2`` of the file.
 
     Raises:
         ValueError: Rows without a key, or two rows with the same key (named by position).
-        InvalidEditsError: Corrections fail validation (``on_invalid="raise"``).
+        InvalidEditsError: Corrections fail validation, or hold values the codec refuses
+            (``"1,200"`` for a number), with ``on_invalid="raise"``; each is listed by
+            row, property and value. With ``"skip"``, their rows are left out and
+            reported in ``skipped`` with the contact id (None for a new contact).
 
     Example:
         >>> import hsframe as hs
@@ -2413,8 +2053,8 @@ def apply_corrections(
         ...                           "jobtitle": ["Buyer", "Analyst"]})
         ...     result = apply_corrections(fixes, client=client, progress=False,
         ...                                journal_dir=".")
-        >>> len(result.applied), len(result.created)
-        (2, 1)
+        >>> sorted(result.applied["property"]), list(result.created)  # row 1 is new
+        (['email', 'jobtitle', 'jobtitle'], [1])
     """
     _check_choice("key", key, ("email", "id"))
     _check_choice("on_invalid", on_invalid, ("raise", "skip"))
@@ -2435,78 +2075,16 @@ def apply_corrections(
     engine_requests = 0
     found: dict[str, dict[str, Any]] = {}
     if keys:
-        lookup = _Engine(client, schema, header, Plan(push_id), [])
-        found = lookup._read(list(keys.values()), columns, by_email=key == "email")
+        lookup = Sender(client, schema, header, Plan(push_id), [])
+        found = lookup.read(list(keys.values()), columns, by_email=key == "email")
         engine_requests = lookup.requests
-    canon = _Canon(schema)
-    cells: list[Cell] = []
-    skips: list[Skip] = list(refused)
-    for row, value in keys.items():
-        record = found.get(value)
-        if record is None and key == "id":
-            for name in columns:
-                new = encoded[name][row]
-                if new is not None:
-                    skips.append(
-                        Skip(row, int(value), name, None, new, "no contact with this id in HubSpot")
-                    )
-            continue
-        contact = _int(record.get("id")) if record is not None else None
-        remote = (record or {}).get("properties") or {}
-        for name in columns:
-            new = encoded[name][row]
-            if new is None:
-                continue
-            if record is None:
-                cells.append(Cell(row, None, name, None, new, "upsert"))
-                continue
-            old = canon(name, remote.get(name))
-            if not canon.same(name, old, new):
-                cells.append(Cell(row, contact, name, old, new, "update"))
-        if (
-            record is None
-            and key == "email"
-            and not any(c.row == row and c.property == "email" for c in cells)
-        ):
-            cells.append(Cell(row, None, "email", None, value, "upsert"))
-    change_set = pd.DataFrame(
-        {
-            "id": pd.array([c.id for c in cells], dtype="Int64"),
-            "row": [c.row for c in cells],
-            "property": [c.property for c in cells],
-            "old": [c.old for c in cells],
-            "new": [c.new for c in cells],
-            "kind": ["create" if c.op == "upsert" else "update" for c in cells],
-        }
-    )
+    cells, skips = _correction_cells(keys, columns, encoded, found, key, _Canon(schema))
+    refused = [_with_contact(skip, keys[skip.row], found, key) for skip in refused]
+    skips[:0] = refused
     report: ValidationReport | None = None
-    if cells:
-        # Validation sees only the rows that change (positions renumbered, then mapped
-        # back): a row whose contact was not found is no new contact to judge.
-        rows = sorted({c.row for c in cells})
-        compact = {row: n for n, row in enumerate(rows)}
-        ids = pd.array([None] * len(rows), dtype="Int64")
-        for cell in cells:
-            if cell.id is not None:
-                ids[compact[cell.row]] = cell.id
-        renumbered = [replace(c, row=compact[c.row]) for c in cells]
-
-        def unique_wire(name: str) -> pd.Series | None:
-            return None  # uniqueness is judged among the corrections themselves
-
-        report = _validate(renumbered, change_set, pd.Index(ids), schema, unique_wire)
-        kept, gate_skips = _apply_gate(renumbered, report, on_invalid)
-        cells = [replace(c, row=rows[c.row]) for c in kept]
-        skips.extend(replace(s, row=rows[s.row]) for s in gate_skips)
-        report = ValidationReport(
-            report.failures.assign(
-                row=pd.array(
-                    [None if pd.isna(r) else rows[int(r)] for r in report.failures["row"]],
-                    dtype="Int64",
-                )
-            ),
-            rows=report.rows,
-        )
+    if cells or refused:
+        cells, report, gate_skips = _validate_rows(cells, schema, on_invalid, refused)
+        skips.extend(gate_skips)
     plan = plan_changes(cells, schema, push_id=push_id, skipped=skips)
     if not plan.batches:
         result = tally(header, plan, [], requests=engine_requests, report=report, ignored=ignored)
@@ -2522,6 +2100,106 @@ def apply_corrections(
         ignored=ignored,
     )
     return replace(result, requests=result.requests + engine_requests)
+
+
+def _correction_cells(
+    keys: Mapping[int, str],
+    columns: Sequence[str],
+    encoded: Mapping[str, Sequence[str | None]],
+    found: Mapping[str, Mapping[str, Any]],
+    key: str,
+    canon: _Canon,
+) -> tuple[list[Cell], list[Skip]]:
+    """The differing cells of the contacts found (updates), the cells of new ones (upserts
+    by email), and the corrections of ids HubSpot does not know (skipped)."""
+    cells: list[Cell] = []
+    skips: list[Skip] = []
+    for row, value in keys.items():
+        record = found.get(value)
+        wanted = [(name, encoded[name][row]) for name in columns if encoded[name][row] is not None]
+        if record is None and key == "id":
+            reason = "no contact with this id in HubSpot"
+            skips.extend(Skip(row, int(value), name, None, new, reason) for name, new in wanted)
+        elif record is None:
+            cells.append(Cell(row, None, "email", None, value, "upsert"))
+            cells.extend(Cell(row, None, name, None, new, "upsert") for name, new in wanted)
+        else:
+            contact = _int(record.get("id"))
+            remote = record.get("properties") or {}
+            for name, new in wanted:
+                old = canon(name, remote.get(name))
+                if not canon.same(name, old, new):
+                    cells.append(Cell(row, contact, name, old, new, "update"))
+    return cells, skips
+
+
+def _validate_rows(
+    cells: list[Cell], schema: Schema, on_invalid: OnInvalid, refused: Sequence[Skip] = ()
+) -> tuple[list[Cell], ValidationReport, list[Skip]]:
+    """Validate corrections as a push validates edits, on the rows that change only.
+
+    Rows are renumbered for validation and mapped back: a correction row whose contact was
+    not found is no new contact to judge, and uniqueness is judged among the corrections.
+    Values the codec refused (``refused``) join the report as failures, so that
+    ``on_invalid="raise"`` names them and ``"skip"`` leaves their rows out like any other.
+    """
+    if not cells:
+        report = ValidationReport(_refusals(refused))
+        if on_invalid == "raise" and not report.ok:
+            raise InvalidEditsError(report)
+        return [], report, []
+    rows = sorted({c.row for c in cells})
+    compact = {row: n for n, row in enumerate(rows)}
+    ids = pd.array([None] * len(rows), dtype="Int64")
+    for cell in cells:
+        if cell.id is not None:
+            ids[compact[cell.row]] = cell.id
+    renumbered = [replace(c, row=compact[c.row]) for c in cells]
+    change_set = pd.DataFrame(
+        {
+            "id": pd.array([c.id for c in renumbered], dtype="Int64"),
+            "row": [c.row for c in renumbered],
+            "property": [c.property for c in renumbered],
+            "old": [c.old for c in renumbered],
+            "new": [c.new for c in renumbered],
+            "kind": ["create" if c.op == "upsert" else "update" for c in renumbered],
+        }
+    )
+    found = _validate(renumbered, change_set, pd.Index(ids), schema)
+    failures = found.failures.assign(
+        row=pd.array(
+            [None if pd.isna(r) else rows[int(r)] for r in found.failures["row"]], dtype="Int64"
+        )
+    )
+    if refused:
+        failures = pd.concat([_refusals(refused), failures], ignore_index=True)
+    report = ValidationReport(failures, rows=found.rows)
+    kept, skips = _apply_gate(cells, report, on_invalid)
+    return kept, report, skips
+
+
+def _refusals(refused: Sequence[Skip]) -> pd.DataFrame:
+    """Values the codec refused, as validation failures (the columns of a report)."""
+    return pd.DataFrame(
+        {
+            "id": pd.array([s.id for s in refused], dtype="Int64"),
+            "row": pd.array([s.row for s in refused], dtype="Int64"),
+            "property": [s.property for s in refused],
+            "value": [s.new for s in refused],
+            "expectation": ["expect_value_to_be_encodable"] * len(refused),
+            "message": [
+                f"{s.new} cannot be written: {s.reason.removeprefix('invalid: ')}" for s in refused
+            ],
+        }
+    )
+
+
+def _with_contact(skip: Skip, value: str, found: Mapping[str, Mapping[str, Any]], key: str) -> Skip:
+    """A refused correction with the id of the contact its row names (None: a new one)."""
+    if key == "id":
+        return replace(skip, id=int(value))
+    record = found.get(value)
+    return replace(skip, id=None if record is None else _int(record.get("id")))
 
 
 def _correction_keys(
@@ -2567,8 +2245,8 @@ def _correction_keys(
     if repeated:
         raise ValueError(
             f"the corrections name the same contact twice ({key} compared "
-            f"{'stripped and lower-cased' if key == 'email' else 'as a number'}): "
-            + "; ".join(repeated[:10])
+            f"{'stripped and lower-cased' if key == 'email' else 'as a number'}; rows are "
+            "positions, from 0): " + "; ".join(repeated[:10])
         )
     columns = [str(c) for c in frame.columns if c != key and c in schema and c != "id"]
     ignored = tuple(str(c) for c in frame.columns if c != key and c not in schema)
@@ -2586,7 +2264,7 @@ def _encode_corrections(
         try:
             wire = schema.encode(series.rename(name))
             assert isinstance(wire, pd.Series)
-            encoded[name] = [_wire(v) for v in wire.astype(object)]
+            encoded[name] = [wire_value(v) for v in wire.astype(object)]
         except CodecError:
             values: list[str | None] = []
             for position, value in enumerate(series.astype(object)):
@@ -2653,7 +2331,7 @@ def archive(
     push_id = new_push_id()
     header = Header(push_id, "archive", None, _now(), dry_run=dry_run)
     inputs = [Input(row=i, id=c, trace=f"{push_id}:{i}") for i, c in enumerate(wanted)]
-    batches = tuple(Batch(n, "archive", 1, tuple(chunk)) for n, chunk in enumerate(_chunks(inputs)))
+    batches = tuple(Batch(n, "archive", 1, tuple(chunk)) for n, chunk in enumerate(chunks(inputs)))
     plan = Plan(push_id, (), batches)
     if not batches:
         return tally(header, plan, [])

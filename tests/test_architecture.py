@@ -33,6 +33,7 @@ ORDER = [
     "cleanup",
     "validate",
     "expectations",
+    "plan",
     "write",
     "journal",
     "widgets",

@@ -19,9 +19,11 @@ import pytest
 from hsframe import baseline, diff, journal, write
 from hsframe.client import Client
 from hsframe.config import Settings
+from hsframe.errors import ConfigurationError
 from hsframe.journal import JournalError, read, result_of, resume, undo
 from hsframe.load import read_contacts
 from hsframe.sandbox import Sandbox
+from hsframe.sandbox.seed import sample_contacts
 from hsframe.write import ARCHIVE, Checked, Sending, Sent, archive, push
 
 PROPERTIES = ["email", "firstname", "jobtitle", "city", "lifecyclestage"]
@@ -127,7 +129,7 @@ def test_a_half_written_last_line_is_tolerated(
     [
         (2, lambda text: text[: len(text) // 2] + "\n", "line 2: not valid JSON"),
         (3, lambda text: text.replace('"checked"', '"checkd"'), "line 3: not a journal record"),
-        (4, lambda text: text.replace('"inputs"', '"inputz"'), "line 4: a 'intent' record"),
+        (4, lambda text: text.replace('"inputs"', '"inputz"'), "line 4: the 'intent' record"),
         (1, lambda text: text.replace('"format":1', '"format":9'), "line 1: journal format 9"),
     ],
 )
@@ -227,8 +229,25 @@ def test_resume_refuses_another_portals_token(sb: Sandbox, journal_dir: Path) ->
     header["portal_id"] = 1
     lines[0] = json.dumps(header) + "\n"
     path.write_text("".join(lines))
-    with connect(sb) as client, pytest.raises(Exception, match="portal 1"):
+    with connect(sb) as client, pytest.raises(ConfigurationError, match="portal 1"):
         resume(path, client, progress=False)
+
+
+def test_an_unfinished_run_must_be_resumed_before_it_is_undone(
+    sb: Sandbox, journal_dir: Path
+) -> None:
+    with connect(sb, max_concurrency=1) as client:
+        df = load(client)
+        df.loc[df.index[:150], "jobtitle"] = "Unfinished"
+        with pytest.raises(Crash):
+            push(
+                df, client, progress=False, journal_dir=journal_dir, listeners=[_crash_at(Sent, 1)]
+            )
+        path = the_journal(journal_dir)
+        with pytest.raises(JournalError, match="resume"):
+            undo(path, client, progress=False, journal_dir=journal_dir)
+        resume(path, client, progress=False)
+        assert len(undo(path, client, progress=False, journal_dir=journal_dir).applied) == 150
 
 
 def test_a_dry_run_has_nothing_to_resume(sb: Sandbox, client: Client, journal_dir: Path) -> None:
@@ -262,6 +281,34 @@ def test_undo_restores_and_reports_cells_changed_since(
     assert read(undone.journal).header.of == pushed.push_id  # type: ignore[arg-type]
 
 
+def test_undo_reports_old_values_hubspot_now_refuses_and_restores_the_rest(
+    journal_dir: Path,
+) -> None:
+    seed = sample_contacts().head(3).copy()
+    seed.loc[seed.index[0], ["email", "lifecyclestage", "jobtitle"]] = [
+        "  messy@example.com ",  # stray spaces
+        "Lead",  # a stale option: the option is "lead"
+        "Old title",
+    ]
+    with Sandbox(contacts=seed) as sb, connect(sb) as client:
+        [messy] = sb.contacts().index[sb.contacts()["jobtitle"] == "Old title"]
+        df = load(client)
+        df.loc[messy, "email"] = "messy@example.com"
+        df.loc[messy, "lifecyclestage"] = "lead"
+        df.loc[messy, "jobtitle"] = "New title"
+        pushed = push(df, client, progress=False, journal_dir=journal_dir)
+        assert len(pushed.applied) == 3
+        undone = undo(pushed, client, progress=False, journal_dir=journal_dir)
+        after = sb.contacts()
+    baseline.clear()
+    assert after.loc[messy, "jobtitle"] == "Old title"
+    assert list(undone.applied["property"]) == ["jobtitle"]
+    refused = undone.skipped[undone.skipped["reason"].str.startswith(journal.CANNOT_RESTORE)]
+    assert sorted(refused["property"]) == ["email", "lifecyclestage"]
+    assert set(refused["id"]) == {messy} and undone.failed.empty
+    assert after.loc[messy, "lifecyclestage"] == "lead"  # left as the push wrote it
+
+
 def test_undo_archives_created_contacts_only_if_unchanged(
     sb: Sandbox, client: Client, journal_dir: Path
 ) -> None:
@@ -280,6 +327,23 @@ def test_undo_archives_created_contacts_only_if_unchanged(
     assert undone.archived == (drop,)
     assert keep in sb.contacts().index and drop not in sb.contacts().index
     assert "not archived" in undone.conflicts.iloc[0]["reason"]
+
+
+def test_undoing_twice_writes_nothing_the_second_time(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Twice"
+    frame = diff.add(df, [{"email": "undo.twice@example.com", "firstname": "Twice"}])
+    pushed = push(frame, client, progress=False, journal_dir=journal_dir)
+    first = undo(pushed, client, progress=False, journal_dir=journal_dir)
+    assert first.ok and len(first.archived) == 1 and len(first.applied) == 2
+    sb.clear_requests()
+    second = undo(pushed, client, progress=False, journal_dir=journal_dir)
+    assert second.ok and not second.archived and second.applied.empty
+    assert set(crm_calls(sb)) == {"read"}
+    reasons = set(second.skipped["reason"])
+    assert reasons == {write.ALREADY, write.GONE}
 
 
 def test_an_undo_can_be_undone(sb: Sandbox, client: Client, journal_dir: Path) -> None:

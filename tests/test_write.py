@@ -1,7 +1,7 @@
-"""Tests for hsframe.write: the pure plan, answer mapping, and pushes against the sandbox.
+"""Tests for hsframe.write: answer mapping, and pushes against the sandbox.
 
-The plan and the mapping of HubSpot's answers are pure, so they are tested with hand-made
-change sets and answers. Everything else runs against the sandbox through its in-process
+The mapping of HubSpot's answers is pure, so it is tested with hand-made batches and
+answers. Everything else runs against the sandbox through its in-process
 adapter, comparing the sandbox's store (what was really written) before and after.
 """
 
@@ -16,28 +16,24 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import hsframe.journal  # noqa: F401  (installs the journal every push records to)
+import hsframe.journal
 from hsframe import baseline, diff, write
 from hsframe.client import BatchResult, Client
 from hsframe.config import Settings
 from hsframe.errors import MissingScopesError
 from hsframe.load import read_contacts
+from hsframe.plan import Batch, Input
 from hsframe.sandbox import CrmSettings, Sandbox
 from hsframe.schema import Schema
 from hsframe.write import (
     ARCHIVE,
-    Batch,
-    Cell,
-    Input,
     InvalidEditsError,
     PushInterruptedError,
     PushResult,
-    Sent,
     Started,
     apply_corrections,
     archive,
     outcome_of,
-    plan_changes,
     push,
 )
 
@@ -104,94 +100,7 @@ def changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> set[tuple[int, s
     return {(int(i), str(p)) for (i, p), v in stacked.items() if v}
 
 
-# --- the plan (pure) ---------------------------------------------------------------------
-
-
-def test_plan_batches_hold_at_most_100_inputs_with_only_the_changed_properties(
-    schema: Schema,
-) -> None:
-    cells = [Cell(row, 1000 + row, "jobtitle", "a", "b") for row in range(250)]
-    cells += [Cell(7, 1007, "seats", "1", "2")]
-    plan = plan_changes(cells, schema, push_id="p")
-    assert [len(b.inputs) for b in plan.batches] == [100, 100, 50]
-    by_id = {i.id: dict(i.properties) for b in plan.batches for i in b.inputs}
-    assert by_id[1007] == {"jobtitle": "b", "seats": "2"}
-    assert by_id[1008] == {"jobtitle": "b"}
-    assert all(b.op == "update" and b.phase == 1 for b in plan.batches)
-
-
-def test_plan_gives_every_input_a_deterministic_trace_id(schema: Schema) -> None:
-    cells = [
-        Cell(3, None, "email", None, "a@example.com", "create"),
-        Cell(1, 5, "seats", None, "2"),
-    ]
-    first = plan_changes(cells, schema, push_id="abc")
-    again = plan_changes(cells, schema, push_id="abc")
-    traces = sorted(i.trace for b in first.batches for i in b.inputs)
-    assert traces == ["abc:1", "abc:3"]
-    assert first == again
-
-
-def test_plan_sends_a_clear_as_the_empty_string_and_leaves_new_contacts_unset(
-    schema: Schema,
-) -> None:
-    plan = plan_changes(
-        [
-            Cell(0, 11, "jobtitle", "CEO", None),
-            Cell(1, None, "email", None, "n@example.com", "create"),
-            Cell(1, None, "jobtitle", None, None, "create"),
-        ],
-        schema,
-        push_id="p",
-    )
-    sent = {(b.op, i.row): dict(i.properties) for b in plan.batches for i in b.inputs}
-    assert sent == {("update", 0): {"jobtitle": ""}, ("create", 1): {"email": "n@example.com"}}
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "phases"),
-    [
-        ("customer", "lead", [1, 2]),  # backwards: clear, then set
-        ("lead", "customer", [1]),  # forwards: direct
-        ("customer", "other", [1]),  # other is outside the order
-        (None, "lead", [1]),
-        ("customer", None, [1]),  # clearing is direct
-    ],
-)
-def test_plan_writes_a_backward_lifecycle_move_as_clear_then_set(
-    schema: Schema, old: str | None, new: str | None, phases: list[int]
-) -> None:
-    cells = [Cell(0, 9, "lifecyclestage", old, new), Cell(0, 9, "jobtitle", "a", "b")]
-    plan = plan_changes(cells, schema, push_id="p")
-    assert [b.phase for b in plan.batches] == phases
-    if phases == [1, 2]:
-        first, second = plan.batches
-        assert dict(first.inputs[0].properties) == {"lifecyclestage": "", "jobtitle": "b"}
-        assert first.inputs[0].interim == ("lifecyclestage",)
-        assert dict(second.inputs[0].properties) == {"lifecyclestage": "lead"}
-    direct = plan_changes(cells, schema, push_id="p", lifecycle="direct")
-    assert [b.phase for b in direct.batches] == [1]
-
-
-@pytest.mark.parametrize(
-    ("cell", "reason"),
-    [
-        (Cell(0, 1, "hs_object_id", "1", "2"), "read-only"),
-        (Cell(0, 1, "no_such_property", "a", "b"), "not a contact property"),
-        (Cell(0, 1, "seats", "1", "1,000"), "cannot be written"),
-    ],
-)
-def test_plan_refuses_what_must_not_be_sent(schema: Schema, cell: Cell, reason: str) -> None:
-    plan = plan_changes([cell], schema, push_id="p")
-    assert not plan.batches
-    assert reason in plan.skipped[0].reason
-
-
 # --- mapping HubSpot's answers (pure) -------------------------------------------------------
-
-
-def _canon(schema: Schema) -> Any:
-    return write._Canon(schema)
 
 
 def test_a_207_is_mapped_by_trace_id_never_by_position(schema: Schema) -> None:
@@ -214,7 +123,7 @@ def test_a_207_is_mapped_by_trace_id_never_by_position(schema: Schema) -> None:
             }
         ],
     )
-    outcome = outcome_of(batch, answer, _canon(schema))
+    outcome = outcome_of(batch, answer, schema)
     by_row = {o.row: o for o in outcome.inputs}
     assert (by_row[0].id, by_row[0].created, by_row[0].applied) == (500, True, ("email",))
     assert (by_row[2].id, by_row[2].created) == (502, True)
@@ -229,14 +138,14 @@ def test_a_value_that_did_not_stick_is_failed_not_applied(schema: Schema) -> Non
             {"id": "9", "properties": {"lifecyclestage": "customer", "jobtitle": "b"}},
         ],
     )
-    outcome = outcome_of(Batch(0, "update", 1, (item,)), answer, _canon(schema))
+    outcome = outcome_of(Batch(0, "update", 1, (item,)), answer, schema)
     assert outcome.inputs[0].applied == ("jobtitle",)
     assert "HubSpot kept 'customer'" in outcome.inputs[0].failed["lifecyclestage"]
 
 
 def test_an_input_the_answer_does_not_mention_is_unknown(schema: Schema) -> None:
     item = Input(0, 9, "p:0", {"jobtitle": "b"})
-    outcome = outcome_of(Batch(0, "update", 1, (item,)), BatchResult(200), _canon(schema))
+    outcome = outcome_of(Batch(0, "update", 1, (item,)), BatchResult(200), schema)
     assert outcome.inputs[0].unknown
 
 
@@ -483,7 +392,7 @@ def test_a_token_without_write_scope_is_refused_before_any_crm_request(
         df = load(reader)
         df.loc[df.index[0], "jobtitle"] = "Nope"
         sb.clear_requests()
-        with pytest.raises(MissingScopesError, match="crm.objects.contacts.write"):
+        with pytest.raises(MissingScopesError, match=r"crm\.objects\.contacts\.write"):
             push(df, reader, progress=False, journal_dir=journal_dir)
         assert not crm_requests(sb) and not journal_dir.exists()
         preview = push(df, reader, progress=False, journal_dir=journal_dir, dry_run=True)
@@ -527,12 +436,19 @@ def test_an_interrupted_push_says_how_to_resume(
     partial = caught.value.result
     assert not partial.complete and partial.journal is not None
     assert str(partial.journal) in str(caught.value)
+    finished = hsframe.journal.resume(partial.journal, client, frame=df, progress=False)
+    assert finished.complete and len(finished.applied) == 150
+    assert (sb.contacts().loc[df.index[:150], "jobtitle"] == "Half").all()
+    assert diff.changes(df).empty
 
 
-def test_results_read_well(sb: Sandbox, client: Client, journal_dir: Path) -> None:
+def test_results_read_well(
+    sb: Sandbox, client: Client, journal_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = load(client)
     df.loc[df.index[:2], "jobtitle"] = "Shown"
-    result = push(df, client, progress=False, journal_dir=journal_dir)
+    result = push(df, client, journal_dir=journal_dir)  # with its progress bar
+    assert "Pushing" in capsys.readouterr().err
     assert repr(result).startswith("Push: 2 cells applied")
     assert "journal:" in result.summary()
     assert "<strong>Push: 2 cells applied" in result._repr_html_()
@@ -586,6 +502,69 @@ def test_corrections_need_one_key_per_row(
         apply_corrections(fixes, client=client, progress=False)
 
 
+@pytest.mark.parametrize("on_invalid", ["raise", "skip"])
+def test_invalid_corrections_are_named_by_their_row(
+    sb: Sandbox, client: Client, journal_dir: Path, on_invalid: str
+) -> None:
+    stored = sb.contacts()
+    fixes = pd.DataFrame(
+        {
+            "email": [stored["email"].iloc[i] for i in (3, 4, 5)],
+            "lifecyclestage": ["lead", "Customer", "customer"],
+        }
+    )
+    if on_invalid == "raise":
+        with pytest.raises(InvalidEditsError, match=r"positions, from 0\)(.|\n)*row 1 "):
+            apply_corrections(fixes, client=client, progress=False, journal_dir=journal_dir)
+        return
+    result = apply_corrections(
+        fixes, client=client, progress=False, journal_dir=journal_dir, on_invalid="skip"
+    )
+    assert list(result.skipped["row"]) == [1]
+    assert "did you mean 'customer'" in result.skipped.iloc[0]["reason"]
+
+
+@pytest.mark.parametrize("on_invalid", ["raise", "skip"])
+def test_a_value_the_codec_refuses_is_named_with_its_row_and_contact(
+    sb: Sandbox, client: Client, journal_dir: Path, on_invalid: str
+) -> None:
+    stored = sb.contacts()
+    contact = int(stored.index[4])
+    fixes = pd.DataFrame(
+        {
+            "email": [stored["email"].iloc[3], stored.loc[contact, "email"]],
+            "jobtitle": ["Buyer", "Analyst"],
+            "seats": ["12", "1,200"],
+        }
+    )
+    run = dict(client=client, progress=False, journal_dir=journal_dir)
+    if on_invalid == "raise":
+        with pytest.raises(InvalidEditsError, match="row 1 ") as caught:
+            apply_corrections(fixes, **run)  # type: ignore[arg-type]
+        assert "seats" in str(caught.value) and "1,200" in str(caught.value)
+        assert sb.contacts().equals(stored)  # nothing was sent
+        return
+    result = apply_corrections(fixes, on_invalid="skip", **run)  # type: ignore[arg-type]
+    refused = result.skipped[result.skipped["property"] == "seats"].iloc[0]
+    assert (refused["row"], refused["id"]) == (1, contact)
+    assert set(result.skipped["row"]) == {1}  # the row is left out whole, as in a push
+    assert set(result.applied["row"]) == {0}
+
+
+def test_the_headline_counts_a_new_contact_once(client: Client, journal_dir: Path) -> None:
+    fixes = pd.DataFrame(
+        {
+            "email": ["one@example.com", "two@example.com"],
+            "jobtitle": ["Buyer", "Analyst"],
+            "city": ["Oslo", "Rome"],
+        }
+    )
+    preview = apply_corrections(
+        fixes, client=client, dry_run=True, progress=False, journal_dir=journal_dir
+    )
+    assert "would write 6 cells in 2 contacts" in preview.summary()
+
+
 def test_corrections_by_id(sb: Sandbox, client: Client, journal_dir: Path) -> None:
     stored = sb.contacts()
     fixes = pd.DataFrame({"id": [stored.index[0], 999_999_999], "jobtitle": ["By id", "Ghost"]})
@@ -598,7 +577,7 @@ def test_corrections_by_id(sb: Sandbox, client: Client, journal_dir: Path) -> No
 
 def test_archive_is_explicit_and_journaled(sb: Sandbox, client: Client, journal_dir: Path) -> None:
     ids = list(sb.contacts().index[:3])
-    result = archive(ids + [ids[0]], client, progress=False, journal_dir=journal_dir)
+    result = archive([*ids, ids[0]], client, progress=False, journal_dir=journal_dir)
     assert sorted(result.archived) == sorted(ids)
     assert not set(ids) & set(sb.contacts().index)
     assert set(ids) <= set(sb.contacts(archived=True).index)
