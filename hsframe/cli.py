@@ -66,32 +66,32 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, TextIO
 
 import pandas as pd
 
-from hsframe import cleanup, diff
+from hsframe import diff, terminal
 from hsframe.client import READ_SCOPE, WRITE_SCOPE, Client
-from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Secret, Settings, check_base_url
+from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Settings, check_base_url
+from hsframe.demo import run_demo
 from hsframe.errors import (
     AuthenticationError,
     ConfigurationError,
     HubSpotError,
     MissingScopesError,
-    mask,
 )
-from hsframe.journal import CANNOT_RESTORE, JournalError, default_directory, resume, undo
+from hsframe.journal import JournalError, default_directory, resume, undo
 from hsframe.load import read_contacts
 from hsframe.sandbox import TIERS, Sandbox
 from hsframe.sandbox.facade import ContactsSource
+from hsframe.send import ARCHIVE
 from hsframe.widgets.token_model import (
     PRIVATE_APP_AUTH,
     PRIVATE_APP_SCOPES,
@@ -99,7 +99,6 @@ from hsframe.widgets.token_model import (
     TokenResult,
 )
 from hsframe.write import (
-    ARCHIVE,
     InvalidEditsError,
     PushInterruptedError,
     PushResult,
@@ -107,7 +106,6 @@ from hsframe.write import (
 )
 
 __all__ = [
-    "DEMO_STALE_MAPPING",
     "EXIT_AUTH",
     "EXIT_FAILED",
     "EXIT_HUBSPOT",
@@ -115,7 +113,6 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "main",
-    "run_demo",
 ]
 
 EXIT_OK = 0
@@ -150,25 +147,10 @@ the token:
   points at another API (e.g. `hsframe sandbox serve`). Outputs show the token's
   mask only (pat-na1-…a1b2)."""
 
-DEMO_STALE_MAPPING: dict[str, dict[str, str | None]] = {
-    "lifecyclestage": {"prospect": "lead"},
-    "hs_lead_status": {"Prospect": "OPEN", "Nurturing": "IN_PROGRESS", "DEAD": "UNQUALIFIED"},
-    "industry": {
-        "TECHNOLOGY": "INFORMATION_TECHNOLOGY_AND_SERVICES",
-        "Healthcare": "HOSPITAL_HEALTH_CARE",
-    },
-    "numemployees": {"10000+": "1000+"},
-    "customer_tier": {"enterprise": "platinum"},
-    "product_interest": {"website_builder": "cms"},
-}
-"""The demo's decisions for stale values that match no option by name (the sample portal's;
-``Lead`` → ``lead`` and the like need none). ``numemployees`` ``1-10`` is left for a person:
-it straddles two options."""
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _GUARDED_KINDS = ("string", "enumeration", "multiselect")
 _SHOW_ROWS = 30
-_CELL_WIDTH = 42
 
 
 class UsageError(Exception):
@@ -655,7 +637,7 @@ def _token_check(args: argparse.Namespace) -> int:
             (row.scope, row.mark, "yes" if row.required else "no", row.purpose)
             for row in result.scopes
         ]
-        for line in _table(("scope", "granted", "required", "needed for"), rows):
+        for line in terminal.table(("scope", "granted", "required", "needed for"), rows):
             print(line, file=out)
         print(file=out, flush=True)
     return _token_verdict(result, words)
@@ -905,33 +887,6 @@ def _read_corrections(path: Path) -> _Corrections:
 # --- showing results ------------------------------------------------------------------------------
 
 
-def _cell(value: Any, width: int = _CELL_WIDTH) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "(unset)"
-    text = str(value)
-    if text != text.strip() or any(ch in text for ch in "\n\r\t"):
-        text = repr(text)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "  ") -> list[str]:
-    cells = [[str(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    numeric = [
-        bool(cells) and all(re.fullmatch(r"[\d,.\-]+|-?\d+(\.\d+)?", r[i] or "0") for r in cells)
-        for i in range(len(headers))
-    ]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
-        ]
-        return (indent + "  ".join(parts)).rstrip()
-
-    return [line(list(headers)), *(line(r) for r in cells)]
-
-
 def _cells_table(
     cells: pd.DataFrame,
     lines: Sequence[int] | None,
@@ -949,15 +904,15 @@ def _cells_table(
         if record.property == ARCHIVE:
             change = ["", "(archive the contact)"]
         else:
-            change = [_cell(record.old), _cell(record.new)]
+            change = [terminal.cell(record.old), terminal.cell(record.new)]
         row = [*where, contact, str(record.property), *change]
         if extra is not None:
-            row.append(_cell(getattr(record, extra), 70))
+            row.append(terminal.cell(getattr(record, extra), 70))
         rows.append(row)
     headers = ["line" if lines is not None else "row", "contact", "property", "old", "new"]
     if extra is not None:
         headers.append(extra)
-    text = _table(headers, rows)
+    text = terminal.table(headers, rows)
     if len(cells) > limit:
         text.append(f"  … and {len(cells) - limit:,} more")
     return text
@@ -1257,46 +1212,7 @@ def _stop_on_signals(event: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-# --- the demo -------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Step:
-    """One line of the demo's closing table."""
-
-    name: str
-    ok: bool = True
-    result: str = ""
-    requests: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class _Demo:
-    """The demo's state: where it writes, its client and sandbox, the steps so far."""
-
-    out: TextIO
-    sandbox: Sandbox
-    client: Client
-    progress: bool
-    journal_dir: Path
-    steps: list[_Step] = field(default_factory=list)
-
-    def say(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
-
-    @contextlib.contextmanager
-    def step(self, number: int, name: str, title: str) -> Iterator[_Step]:
-        self.say(f"\n{number}. {title}")
-        step = _Step(name)
-        requests = _requests(self.client)
-        started = time.monotonic()
-        try:
-            yield step
-        finally:
-            step.seconds = time.monotonic() - started
-            step.requests = _requests(self.client) - requests
-            self.steps.append(step)
+# --- the demo ------------------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -1306,314 +1222,6 @@ def _demo(args: argparse.Namespace) -> int:
         latency=args.latency,
         progress=_progress(args),
     )
-
-
-def run_demo(
-    out: TextIO,
-    *,
-    contacts: ContactsSource = None,
-    latency: float = 0.0,
-    progress: bool = False,
-) -> int:
-    """The main job: a cleanup session on a local sandbox, verified at every step.
-
-    Starts a sandbox (real HTTP on 127.0.0.1), loads every contact with every property,
-    normalises emails, tidies names and maps stale enumeration values
-    (:mod:`hsframe.cleanup`, :data:`DEMO_STALE_MAPPING`), validates (rows with edits that
-    cannot be fixed automatically are skipped), pushes, reads the sandbox's store back to
-    verify that exactly the intended cells changed, undoes the push, and verifies again.
-
-    Args:
-        out: Where to write the report.
-        contacts: The sandbox's contacts (default: the 1,200 samples).
-        latency: Seconds per request.
-        progress: Show progress bars (on standard error).
-
-    Returns:
-        0 when every verification held, 1 otherwise.
-    """
-    with (
-        Sandbox(contacts, latency=latency) as sb,
-        Client(Settings(token=Secret(sb.token), base_url=sb.url)) as client,
-        tempfile.TemporaryDirectory(prefix="hsframe-demo-") as journals,
-    ):
-        demo = _Demo(out, sb, client, progress, Path(journals))
-        demo.say("hsframe demo: a cleanup session on a local HubSpot sandbox, over real HTTP")
-        demo.say(
-            f"  sandbox {sb.url}: {len(sb.contacts()):,} contacts, token {mask(sb.token)} "
-            "(shown masked); nothing leaves this machine"
-        )
-        original = sb.contacts()
-        _demo_session(demo, original)
-        _demo_report(demo)
-    return EXIT_OK if all(step.ok for step in demo.steps) else EXIT_FAILED
-
-
-def _demo_session(demo: _Demo, original: pd.DataFrame) -> None:
-    with demo.step(1, "connect", "Connect and check the token") as step:
-        info = demo.client.require_scopes("read", "write")
-        scopes = ", ".join(f"{s} ✓" for s in (READ_SCOPE, WRITE_SCOPE))
-        demo.say(f"   portal {info.portal_id}, app {info.app_id}: {scopes}")
-        step.result = f"portal {info.portal_id}, read ✓ write ✓"
-
-    with demo.step(2, "load", "Load every contact with every property") as step:
-        frame = read_contacts(demo.client, properties="all", progress=demo.progress)
-        kinds = frame.dtypes.astype(str).str.replace(r"\(.*", "", regex=True).value_counts()
-        demo.say(f"   {len(frame):,} contacts x {frame.shape[1]} properties, typed:")
-        demo.say("   " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
-        step.result = f"{len(frame):,} contacts x {frame.shape[1]} properties"
-
-    with demo.step(3, "clean up", "Clean up: emails, names, stale options") as step:
-        cleaned = _demo_cleanup(demo, frame)
-        change_set = cleaned.hs.changes()
-        counted = diff.summary(change_set)
-        step.result = f"{counted.cells:,} cells in {counted.contacts:,} contacts"
-
-    with demo.step(4, "validate", "Validate the edits against the portal's schema") as step:
-        report = cleaned.hs.validate()
-        step.result = _demo_validation(demo, report)
-
-    with demo.step(5, "diff", "The diff, by property") as step:
-        by_property = counted.by_property
-        rows = [(name, f"{int(row['update']):,}") for name, row in by_property.iterrows()]
-        for line in _table(("property", "cells"), rows, indent="   "):
-            demo.say(line)
-        demo.say(
-            f"   {counted.cells:,} cells in {counted.contacts:,} contacts; "
-            f"{len(report.invalid_rows):,} of those contacts will be skipped"
-        )
-        step.result = f"{len(by_property)} properties"
-
-    with demo.step(6, "push", "Push (invalid rows skipped), journaled and verified") as step:
-        result = cleaned.hs.push(
-            demo.client,
-            on_invalid="skip",
-            progress=demo.progress,
-            journal_dir=demo.journal_dir,
-        )
-        demo.say(
-            f"   {len(result.applied):,} cells applied, {len(result.failed):,} failed, "
-            f"{len(result.conflicts):,} conflicts, {len(result.skipped):,} skipped "
-            f"(the rows with invalid cells); {result.requests:,} requests"
-        )
-        demo.say(f"   journal: {result.journal} (a temporary folder)")
-        step.ok = result.ok and result.complete
-        step.result = f"{len(result.applied):,} cells applied, {len(result.skipped):,} skipped"
-
-    with demo.step(7, "verify", "Verify: read the sandbox back") as step:
-        pushed = demo.sandbox.contacts()
-        expected = _with_cells(original, result.applied)
-        wrong = _mismatches(expected, pushed)
-        step.ok = not wrong and len(result.applied) > 0
-        compared = expected.drop(columns=["lastmodifieddate"], errors="ignore").size
-        unchanged = compared - len(result.applied)
-        if step.ok:
-            demo.say(
-                f"   the {len(result.applied):,} cells hold exactly the new wire values; the "
-                f"other {unchanged:,} cells are unchanged (lastmodifieddate aside: HubSpot "
-                "stamps it on every write)"
-            )
-            step.result = f"{len(result.applied):,} cells as intended, nothing else changed"
-        else:
-            _say_mismatches(demo, wrong)
-            step.result = f"{len(wrong):,} cells not as intended"
-
-    with demo.step(8, "undo", "Undo the push") as step:
-        undone = undo(result, demo.client, progress=demo.progress, journal_dir=demo.journal_dir)
-        kept = _not_restored(undone)
-        demo.say(
-            f"   {len(undone.applied):,} cells put back; {len(kept):,} could not be; "
-            f"{undone.requests:,} requests"
-        )
-        if len(kept):
-            _explain_not_restored(demo, kept)
-        step.ok = undone.complete
-        step.result = f"{len(undone.applied):,} put back, {len(kept):,} reported"
-
-    with demo.step(9, "verify", "Verify: read the sandbox back again") as step:
-        now = demo.sandbox.contacts()
-        expected = _with_cells(original, kept)
-        wrong = _mismatches(expected, now)
-        step.ok = not wrong
-        if step.ok:
-            demo.say(
-                f"   every cell is back to the original, but for the {len(kept):,} cells the "
-                "undo reported (emails compared as HubSpot stores them: lower case)"
-            )
-            step.result = "back to the original, but for the reported cells"
-        else:
-            _say_mismatches(demo, wrong)
-            step.result = f"{len(wrong):,} cells not as expected"
-
-
-def _demo_cleanup(demo: _Demo, frame: pd.DataFrame) -> pd.DataFrame:
-    recipes: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = [
-        ("emails: strip, lower-case", cleanup.normalise_emails),
-        ("names: stray whitespace; ALL CAPS and lower case to Title Case", cleanup.tidy_names),
-        (
-            "stale options: the obvious matches, then the demo's mapping",
-            lambda f: cleanup.map_stale_options(f, DEMO_STALE_MAPPING),
-        ),
-    ]
-    current = frame
-    for title, recipe in recipes:
-        after = recipe(current)
-        changed = diff.changes(after, current)
-        demo.say(f"   {title}: {len(changed):,} cells, e.g.")
-        for record in _examples(changed, 3).itertuples(index=False):
-            demo.say(f"     {record.property}: {_cell(record.old)} → {_cell(record.new)}")
-        current = after
-    for record in cleanup.stale_values(current).itertuples(index=False):
-        demo.say(
-            f"   left for a person: {record.property} {record.value!r} in "
-            f"{record.contacts} contacts (no option clearly means it)"
-        )
-    return current
-
-
-def _examples(changed: pd.DataFrame, count: int) -> pd.DataFrame:
-    """A few rows of a change set, one per property first, spread over the rest."""
-    first = changed.drop_duplicates("property")
-    if len(first) >= count or len(changed) <= count:
-        return first.head(count) if len(first) >= count else changed.head(count)
-    rest = changed.drop(index=first.index)
-    step = max(1, len(rest) // (count - len(first)))
-    return pd.concat([first, rest.iloc[::step].head(count - len(first))])
-
-
-_PROBLEMS = {
-    "expect_column_values_to_be_unique": "duplicates another contact's",
-    "expect_column_values_to_match_regex": "malformed",
-    "expect_column_values_to_be_in_set": "not an option",
-}
-
-
-def _demo_validation(demo: _Demo, report: Any) -> str:
-    failures = report.failures
-    if report.ok:
-        demo.say("   every edited cell is valid")
-        return "all edits valid"
-    counts = failures.groupby(["property", "expectation"]).size()
-    demo.say(f"   {len(failures):,} invalid cells in {len(report.invalid_rows):,} contacts:")
-    rows = [
-        (prop, _PROBLEMS.get(str(rule), str(rule)), f"{n:,}") for (prop, rule), n in counts.items()
-    ]
-    for line in _table(("property", "problem", "cells"), rows, indent="     "):
-        demo.say(line)
-    demo.say("   for example:")
-    for record in _examples(failures.rename(columns={"expectation": "rule"}), 3).itertuples(
-        index=False
-    ):
-        contact = "new" if pd.isna(record.id) else int(record.id)
-        demo.say(f"     contact {contact}: {_cell(record.message, 120)}")
-    demo.say(
-        "   No recipe can fix these: a duplicate email is the same person twice (merge them "
-        "in HubSpot), a malformed one needs a person. Their rows are skipped "
-        '(on_invalid="skip"); everything else goes ahead.'
-    )
-    return f"{len(failures):,} invalid cells: their rows skipped"
-
-
-def _with_cells(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` (wire strings by id) with each cell's ``new`` value written in."""
-    expected = frame.copy()
-    for record in cells.itertuples(index=False):
-        value = None if pd.isna(record.new) else record.new
-        expected.at[int(record.id), str(record.property)] = value
-    return expected
-
-
-def _not_restored(undone: PushResult) -> pd.DataFrame:
-    """The push's cells that the undo reported as not put back, with the pushed value as
-    ``new`` (what the sandbox still holds)."""
-    parts = []
-    for table in (undone.failed, undone.skipped, undone.conflicts):
-        if len(table):
-            keep = table[["id", "property", "old", "reason"]].rename(columns={"old": "new"})
-            parts.append(keep)
-    if not parts:
-        return pd.DataFrame(columns=["id", "property", "new", "reason"])
-    return pd.concat(parts, ignore_index=True)
-
-
-def _explain_not_restored(demo: _Demo, kept: pd.DataFrame) -> None:
-    """Say why the undo left cells as the push wrote them, from the reasons it gave."""
-    reasons = kept["reason"].astype(str)
-    own = reasons.str.startswith(CANNOT_RESTORE)
-    if own.any():
-        stale = sorted({v for reason in reasons[own] for v in _refused_options(reason)})
-        emails = bool((kept.loc[own, "property"] == "email").any())
-        what = []
-        if stale:
-            what.append(f"options that no longer exist ({', '.join(map(repr, stale[:6]))})")
-        if emails:
-            what.append("emails with stray spaces")
-        demo.say(
-            f"   HubSpot no longer accepts {int(own.sum()):,} of the old values: "
-            f"{' and '.join(what) or 'see the journal'}. The undo reported them and put back "
-            "the other cells of the same contacts."
-        )
-    for reason, n in reasons[~own].value_counts().head(3).items():
-        demo.say(f"   {n:,} x {_cell(reason, 110)}")
-
-
-def _refused_options(reason: str) -> list[str]:
-    """The stale values an undo reported as no longer options ("'Lead' is not an option")."""
-    return re.findall(r"\('([^']+?)' is not an option of", reason)
-
-
-def _mismatches(
-    expected: pd.DataFrame, actual: pd.DataFrame, *, ignore: Sequence[str] = ("lastmodifieddate",)
-) -> list[tuple[Any, str, Any, Any]]:
-    """Cells where ``actual`` differs from ``expected`` (emails compared in lower case, as
-    HubSpot stores them); ``ignore`` lists columns HubSpot changes on every write."""
-    if not expected.index.equals(actual.index):
-        return [("(contacts)", "id", len(expected), len(actual))]
-    found: list[tuple[Any, str, Any, Any]] = []
-    for name in expected.columns:
-        if name in ignore:
-            continue
-        mine = expected[name].astype(object)
-        theirs = actual[name].astype(object) if name in actual.columns else None
-        if theirs is None:
-            found.append(("(all)", str(name), "column", "missing"))
-            continue
-        if name == "email":
-            mine, theirs = mine.str.lower(), theirs.str.lower()
-        same = (mine == theirs).fillna(False) | (mine.isna() & theirs.isna())
-        for contact in same.index[~same.to_numpy(dtype=bool)]:
-            found.append((contact, str(name), expected.at[contact, name], actual.at[contact, name]))
-    return found
-
-
-def _say_mismatches(demo: _Demo, wrong: list[tuple[Any, str, Any, Any]]) -> None:
-    demo.say(f"   ✗ {len(wrong):,} cells are not as expected, e.g.:")
-    for contact, name, want, got in wrong[:5]:
-        demo.say(f"     contact {contact} {name}: expected {_cell(want)}, found {_cell(got)}")
-
-
-def _demo_report(demo: _Demo) -> None:
-    rows = [
-        (
-            step.name,
-            "✓" if step.ok else "✗",
-            step.result,
-            f"{step.requests:,}",
-            f"{step.seconds:.2f}",
-        )
-        for step in demo.steps
-    ]
-    demo.say("\nSummary")
-    for line in _table(("step", "ok", "result", "requests", "seconds"), rows):
-        demo.say(line)
-    total = sum(step.seconds for step in demo.steps)
-    requests = sum(step.requests for step in demo.steps)
-    verdict = (
-        "All checks passed."
-        if all(step.ok for step in demo.steps)
-        else "Some checks FAILED (✗ above)."
-    )
-    demo.say(f"  {requests:,} requests over HTTP in {total:.1f} s. {verdict}")
 
 
 if __name__ == "__main__":

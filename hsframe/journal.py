@@ -72,13 +72,12 @@ from typing import Any, cast
 
 import pandas as pd
 
-from hsframe import baseline, write
+from hsframe import baseline, send, write
 from hsframe.client import Client, default_client
 from hsframe.errors import ConfigurationError, HubSpotError
 from hsframe.plan import Batch, Cell, Input, Plan, Skip, new_push_id, plan_changes
 from hsframe.schema import Schema
-from hsframe.validate import validate
-from hsframe.write import (
+from hsframe.send import (
     ARCHIVE,
     BatchOutcome,
     Check,
@@ -88,11 +87,12 @@ from hsframe.write import (
     Header,
     InputOutcome,
     Listener,
-    PushResult,
     Sending,
     Sent,
     Started,
 )
+from hsframe.validate import validate
+from hsframe.write import PushResult
 
 __all__ = [
     "CANNOT_RESTORE",
@@ -162,7 +162,7 @@ def _line(record: Mapping[str, Any]) -> bytes:
 
 
 class Journal:
-    """The journal of one run: a :data:`hsframe.write.Listener` that appends records.
+    """The journal of one run: a :data:`hsframe.send.Listener` that appends records.
 
     Make one with :meth:`create` (a new run) or :meth:`reopen` (to resume); it writes each
     record with one ``write`` and syncs it to disk before returning.
@@ -185,7 +185,7 @@ class Journal:
         """Start the journal of a run: write its header and plan, and sync them.
 
         Args:
-            started: The run's :class:`~hsframe.write.Started` event.
+            started: The run's :class:`~hsframe.send.Started` event.
             directory: Where to put it (None: :func:`default_directory`).
 
         Returns:
@@ -224,7 +224,7 @@ class Journal:
             if not data.endswith(b"\n"):
                 os.ftruncate(fd, data.rfind(b"\n") + 1)
         journal = cls(target, fd)
-        journal._write({"record": "resumed", "at": write._now()})
+        journal._write({"record": "resumed", "at": send.now()})
         return journal
 
     def close(self) -> None:
@@ -357,7 +357,7 @@ def _event_record(event: Event) -> dict[str, Any]:
             {"row": c.row, "id": c.id, "property": c.property, "remote": c.remote, "state": c.state}
             for c in event.checks
         ]
-        return {"record": "checked", "at": write._now(), "checks": checks}
+        return {"record": "checked", "at": send.now(), "checks": checks}
     if isinstance(event, Sending):
         return {"record": "intent", "at": event.at, **_batch_record(event.batch)}
     if isinstance(event, Sent):
@@ -703,7 +703,7 @@ def _finish_run(
     """Settle what is in doubt, then send what is left, phase by phase."""
     header, plan = contents.header, contents.plan
     assert plan is not None
-    sender = write.Sender(
+    sender = send.Sender(
         client,
         schema,
         header,
@@ -712,7 +712,7 @@ def _finish_run(
         prior=contents.events,
     )
     state = _State.of(plan, contents.events)
-    bar = write.ProgressBar(state.remaining(), "Resuming", progress)
+    bar = send.ProgressBar(state.remaining(), "Resuming", progress)
     sender.listeners.append(bar)
     try:
         for phase in (1, 2):
@@ -767,9 +767,9 @@ class _State:
         attempts = [a for (i, a) in self.intents if i == index]
         return max(attempts) if attempts else 0
 
-    def doubts(self, phase: int) -> list[write.Doubt]:
+    def doubts(self, phase: int) -> list[send.Doubt]:
         """Intents without an outcome, and inputs whose outcome was unknown."""
-        found: list[write.Doubt] = []
+        found: list[send.Doubt] = []
         for batch in _phase(self.plan.batches, phase):
             attempt = self._latest(batch.index)
             if not attempt:
@@ -777,9 +777,9 @@ class _State:
             intent = self.intents[(batch.index, attempt)]
             outcome = self.outcomes.get((batch.index, attempt))
             if outcome is None:
-                found.append(write.Doubt(intent.batch, intent.at))
+                found.append(send.Doubt(intent.batch, intent.at))
             elif any(i.unknown for i in outcome.inputs):
-                found.append(write.Doubt(intent.batch, intent.at, outcome))
+                found.append(send.Doubt(intent.batch, intent.at, outcome))
         return found
 
     def unsent(self, phase: int) -> list[Batch]:
@@ -913,7 +913,7 @@ def undo(
         push_id=push_id,
         kind="undo",
         portal_id=None,
-        started_at=write._now(),
+        started_at=send.now(),
         dry_run=dry_run,
         on_conflict="skip",
         of=header.push_id,

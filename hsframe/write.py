@@ -50,15 +50,6 @@ where the rule does not apply (one source says v3 PATCH sets any stage; unconfir
 avoids a moment without a stage (which can start workflows); verification reports every
 move that did not stick either way.
 
-**Outcomes that were lost.** HubSpot can apply a write and the answer can still be lost (a
-dropped connection, a 5xx after the fact). Updates, upserts and archives are retried by the
-transport (writing the same values twice is harmless); creates are not, since a repeat could
-create a contact twice. A batch that ends without a usable answer is *settled* by reading
-back: an update that HubSpot holds is applied, one that still holds the old value is sent
-again; a create is looked up by its email (the one reliable unique key; trace ids are not
-searchable): found means created, not found means sent again, and a new contact without an
-email is reported, never sent twice. :func:`hsframe.journal.resume` settles the same way.
-
 **New contacts get their ids in place.** After a push, the index of the frame that was
 pushed holds the new ids of the rows it created (``frame.index`` is replaced; the values
 are not touched), and its baseline gains those rows. This way the frame the user holds is
@@ -66,58 +57,45 @@ the one that can be pushed again: a copy in the result could be forgotten, and a
 of the old frame would create the contacts twice. :attr:`PushResult.created` maps each
 created row's position to its id.
 
-**Events.** The journal, the progress bar and any other listener (a review widget) are
-called with :data:`Event` values: :class:`Started`, :class:`Checked`, :class:`Sending`,
-:class:`Sent`, :class:`Finished`. Listeners run on the calling thread, in order, so a listener
-that raises stops the push as a crash would (tests use that to leave a journal half done).
+**Sending** (the conflict check, the batches, settling lost outcomes, the per-batch
+events) is :mod:`hsframe.send`; this module plans a run, drives the sender and sums it up.
 
 **Module state (an exception to STYLE.md habit 11).** This module must not import
-:mod:`hsframe.journal` (imports flow the other way: the journal resumes and undoes with this
-module's sender), yet no push may run unrecorded. So :mod:`hsframe.journal` installs its
-recorder here when it is imported, which ``import hsframe`` does, through
-:func:`set_recorder`; a push without one refuses to start rather than write unrecorded.
+:mod:`hsframe.journal` (imports flow the other way: the journal resumes and undoes with
+:mod:`hsframe.send`'s sender and this module's results), yet no push may run unrecorded.
+So :mod:`hsframe.journal` installs its recorder here when it is imported, which ``import
+hsframe`` does, through :func:`set_recorder`; a push without one refuses to start rather
+than write unrecorded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import html
 import math
-import re
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from hsframe import baseline, diff
-from hsframe.client import BatchResult, Client, TokenInfo, default_client
+from hsframe.client import Client, TokenInfo, default_client
 from hsframe.errors import (
-    AuthenticationError,
     ConfigurationError,
-    ConflictError,
     HubSpotError,
     MissingScopesError,
-    RateLimitError,
-    ServerError,
-    TransportError,
     ValidationError,
 )
 from hsframe.plan import (
-    LIFECYCLE,
     Batch,
     Cell,
     Input,
     LifecycleMode,
-    Op,
     Plan,
     Skip,
     cells_of,
@@ -127,33 +105,35 @@ from hsframe.plan import (
     wire_value,
 )
 from hsframe.schema import CodecError, Schema
+from hsframe.send import (
+    ARCHIVE,
+    Canon,
+    Checked,
+    Event,
+    Finished,
+    Header,
+    Listener,
+    OnConflict,
+    ProgressBar,
+    Sender,
+    Sent,
+    Started,
+    first_line,
+    int_or_none,
+    now,
+)
 from hsframe.validate import ValidationReport, validate, validate_frame
 
 __all__ = [
     "ALREADY",
-    "ARCHIVE",
     "CELL_COLUMNS",
     "GONE",
-    "BatchOutcome",
-    "Check",
-    "Checked",
-    "Doubt",
-    "Event",
-    "Finished",
-    "Header",
-    "InputOutcome",
     "InvalidEditsError",
-    "Listener",
     "Prepared",
-    "ProgressBar",
     "PushInterruptedError",
     "PushResult",
     "Recorder",
     "RecorderFactory",
-    "Sender",
-    "Sending",
-    "Sent",
-    "Started",
     "apply_corrections",
     "archive",
     "finish",
@@ -165,18 +145,10 @@ __all__ = [
 ]
 
 
-Kind: TypeAlias = Literal["push", "corrections", "archive", "undo"]
-"""What started a journaled run."""
-
 OnInvalid: TypeAlias = Literal["raise", "skip"]
-OnConflict: TypeAlias = Literal["skip", "overwrite"]
-
 
 CELL_COLUMNS = ("id", "row", "property", "old", "new")
 """The columns every cell table of a :class:`PushResult` starts with."""
-
-ARCHIVE = "(archive)"
-"""The ``property`` of a result row that stands for archiving the whole contact."""
 
 ALREADY = "HubSpot already holds the new value"
 """The ``skipped`` reason for a cell that needed no write."""
@@ -184,158 +156,7 @@ ALREADY = "HubSpot already holds the new value"
 GONE = "the contact is no longer live in HubSpot (already archived)"
 """The ``skipped`` reason for an archive that needed no request."""
 
-_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
-_FATAL = (AuthenticationError, MissingScopesError, RateLimitError, ConfigurationError)
-_AMBIGUOUS = (ServerError, TransportError)
-_MAX_ATTEMPTS = 3
-# A contact found by email while settling a create counts as ours if HubSpot dates it no
-# earlier than this many seconds before the batch was sent (clocks differ a little).
-_CLOCK_SLACK = 120.0
 _HTML_ROWS = 20
-
-
-@dataclass(frozen=True)
-class Header:
-    """What a journal's first record says about the run.
-
-    Attributes:
-        push_id: The run's id.
-        kind: ``push``, ``corrections``, ``archive`` or ``undo``.
-        portal_id: The HubSpot account written to.
-        started_at: When, ISO 8601 UTC.
-        dry_run: Whether nothing is written.
-        on_conflict: ``skip`` or ``overwrite``.
-        load_id: The load whose frame was pushed, if any.
-        of: For an undo, the id of the run it takes back.
-    """
-
-    push_id: str
-    kind: Kind
-    portal_id: int | None
-    started_at: str
-    dry_run: bool = False
-    on_conflict: OnConflict = "skip"
-    load_id: str | None = None
-    of: str | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    """The conflict check's verdict on one cell.
-
-    ``state`` is ``ok`` (HubSpot holds the expected value: send), ``already`` (it holds the
-    new value: nothing to send), ``conflict`` (someone changed it) or ``missing`` (the
-    contact is gone).
-    """
-
-    row: int
-    id: int | None
-    property: str
-    remote: str | None
-    state: Literal["ok", "already", "conflict", "missing"]
-
-
-@dataclass(frozen=True)
-class InputOutcome:
-    """What became of one input.
-
-    Attributes:
-        row: The input's row.
-        id: The contact id (a created contact's new id).
-        applied: Properties that HubSpot holds as sent (final values).
-        interim: Step values that landed (the clear of clear-then-set).
-        failed: Property → why it was not applied.
-        existing_id: For a create refused because the email exists: that contact's id.
-        created: The input created a contact.
-        archived: The input archived its contact.
-        unknown: No answer said what happened (settle by reading back).
-        resend: Properties found not written, to be sent again (next attempt).
-    """
-
-    row: int
-    id: int | None
-    applied: tuple[str, ...] = ()
-    interim: tuple[str, ...] = ()
-    failed: Mapping[str, str] = field(default_factory=dict)
-    existing_id: int | None = None
-    created: bool = False
-    archived: bool = False
-    unknown: bool = False
-    resend: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    """What became of one batch request (one attempt).
-
-    Attributes:
-        index: The batch's index.
-        attempt: The attempt.
-        op: The operation.
-        status: HubSpot's HTTP status, or None (no answer; or settled by reading back).
-        inputs: One outcome per input.
-        error: The error that answered the whole batch, if any.
-        settled: The outcome was found by reading back, after the answer was lost.
-    """
-
-    index: int
-    attempt: int
-    op: Op
-    status: int | None
-    inputs: tuple[InputOutcome, ...]
-    error: str | None = None
-    settled: bool = False
-
-
-# --- events -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Started:
-    """A run begins: its header and its whole plan (the journal writes both, then syncs)."""
-
-    header: Header
-    plan: Plan
-
-
-@dataclass(frozen=True)
-class Checked:
-    """One batch's conflict check is done (also on resume, for what was left)."""
-
-    checks: tuple[Check, ...]
-
-
-@dataclass(frozen=True)
-class Sending:
-    """A batch is about to be sent (the journal records the intent first)."""
-
-    batch: Batch
-    at: str
-
-
-@dataclass(frozen=True)
-class Sent:
-    """A batch's outcome is known."""
-
-    outcome: BatchOutcome
-    at: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    """The run is over; ``counts`` sums it up (applied, failed, conflicts...)."""
-
-    counts: Mapping[str, int]
-    requests: int
-    at: str
-
-
-Event: TypeAlias = Started | Checked | Sending | Sent | Finished
-"""What listeners are called with: one Started; per batch a Checked (updates), a Sending
-and a Sent, batches overlapping; one Finished."""
-
-Listener: TypeAlias = Callable[[Event], None]
-"""A callable that is told each :data:`Event` of a run, on the calling thread."""
 
 
 class Recorder(Protocol):
@@ -352,8 +173,8 @@ class Recorder(Protocol):
 
 
 RecorderFactory: TypeAlias = Callable[[Started, "str | PathLike[str] | None"], Recorder]
-"""Opens a new journal for a run: given its :class:`Started` event (written at once, and
-synced) and the directory asked for (None: the default)."""
+"""Opens a new journal for a run: given its :class:`~hsframe.send.Started` event (written at
+once, and synced) and the directory asked for (None: the default)."""
 
 _recorder_lock = threading.Lock()
 _recorder: RecorderFactory | None = None
@@ -466,223 +287,6 @@ class PushInterruptedError(HubSpotError):
         )
         self.result = result
         self.cause = cause
-
-
-# --- comparing wire values ------------------------------------------------------------------------
-
-
-class _Canon:
-    """Compares wire values as HubSpot means them: canonical form, emails ignoring case."""
-
-    def __init__(self, schema: Schema) -> None:
-        self.schema = schema
-
-    def __call__(self, name: str, raw: Any) -> str | None:
-        if raw is None or raw == "":
-            return None
-        if name in self.schema:
-            try:
-                return self.schema.encode_value(name, str(raw))
-            except CodecError:
-                pass
-        return str(raw)
-
-    @staticmethod
-    def same(name: str, a: str | None, b: str | None) -> bool:
-        if a is None or b is None:
-            return a is b
-        return a == b or (name == "email" and a.lower() == b.lower())
-
-
-def _expected(sent: str) -> str | None:
-    """What HubSpot holds after ``sent`` lands ("" clears)."""
-    return None if sent == "" else sent
-
-
-def _now() -> str:
-    moment = dt.datetime.now(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _epoch(stamp: str | None) -> float | None:
-    if not stamp:
-        return None
-    try:
-        return pd.Timestamp(stamp).timestamp()
-    except (ValueError, TypeError):
-        return None
-
-
-# --- mapping answers to inputs (pure) -------------------------------------------------------------
-
-
-def outcome_of(
-    batch: Batch, answer: BatchResult | BaseException, schema: Schema | _Canon
-) -> BatchOutcome:
-    """Map HubSpot's answer to one outcome per input, by id or trace id, never by position,
-    and verify each written value against the properties HubSpot returned. Pure.
-
-    An exception answers the whole batch: a refusal (400, 404, 409) fails every input; a
-    server error or a lost connection leaves them ``unknown`` (settle by reading back); an
-    error that stops the run (401, 403, 429) leaves them to be sent again.
-
-    Args:
-        batch: The batch that was sent.
-        answer: HubSpot's answer, or the error the request raised.
-        schema: The portal's properties (values are compared in canonical wire form).
-
-    Returns:
-        The :class:`BatchOutcome`, inputs in the batch's order.
-
-    Example:
-        >>> schema = Schema.from_definitions([{"name": "jobtitle", "type": "string"}])
-        >>> batch = Batch(0, "update", 1, (Input(0, 7, "p:0", {"jobtitle": "CEO"}),))
-        >>> kept = BatchResult(200, results=[{"id": "7", "properties": {"jobtitle": "CTO"}}])
-        >>> outcome_of(batch, kept, schema).inputs[0].failed
-        {'jobtitle': "not applied: HubSpot kept 'CTO'"}
-    """
-    canon = schema if isinstance(schema, _Canon) else _Canon(schema)
-    if isinstance(answer, BaseException):
-        return _outcome_of_error(batch, answer)
-    by_trace = {i.trace: i for i in batch.inputs}
-    by_id = {str(i.id): i for i in batch.inputs if i.id is not None}
-    by_key = {i.key.lower(): i for i in batch.inputs if i.key}
-    outcomes: dict[str, InputOutcome] = {}
-    for result in answer.results:
-        item = by_trace.get(str(result.get("objectWriteTraceId")))
-        if item is None and batch.op == "update":
-            item = by_id.get(str(result.get("id")))
-        if item is None and batch.op == "upsert":
-            email = (result.get("properties") or {}).get("email")
-            item = by_key.get(str(email).lower()) if email else None
-        if item is None:
-            continue
-        contact = _int(result.get("id"))
-        applied, interim, failed = _verify(item, result.get("properties") or {}, canon)
-        created = batch.op == "create" or (batch.op == "upsert" and bool(result.get("new")))
-        outcomes[item.trace] = InputOutcome(
-            item.row, contact, applied, interim, failed, created=created
-        )
-    unmatched: list[str] = []
-    for error in answer.errors:
-        context = error.get("context") or {}
-        message = str(error.get("message") or error.get("category") or "refused")
-        existing = _existing(error)
-        items = [by_trace[t] for t in context.get("objectWriteTraceId") or () if t in by_trace]
-        if not items:
-            ids = [str(i) for i in context.get("ids") or ()]
-            items = [by_id[i] for i in ids if i in by_id] or [
-                by_key[i.lower()] for i in ids if i.lower() in by_key
-            ]
-        if not items:
-            unmatched.append(message)
-        for item in items:
-            if item.trace not in outcomes:
-                outcomes[item.trace] = _all_failed(item, _reason(error, message), existing)
-    rest = [i for i in batch.inputs if i.trace not in outcomes]
-    for item in rest:
-        if unmatched:
-            reason = f"{unmatched[0]} (HubSpot did not say which input)"
-            outcomes[item.trace] = _all_failed(item, reason, None)
-        elif batch.op == "archive" and answer.status == 204:
-            outcomes[item.trace] = InputOutcome(item.row, item.id, archived=True)
-        else:
-            outcomes[item.trace] = _unknown(item, "HubSpot's answer did not mention it")
-    return BatchOutcome(
-        batch.index,
-        batch.attempt,
-        batch.op,
-        answer.status,
-        tuple(outcomes[i.trace] for i in batch.inputs),
-    )
-
-
-def _outcome_of_error(batch: Batch, error: BaseException) -> BatchOutcome:
-    text = _first_line(error)
-    if isinstance(error, _FATAL):
-        inputs = tuple(
-            InputOutcome(i.row, i.id, resend=tuple(i.properties) or (ARCHIVE,))
-            for i in batch.inputs
-        )
-    elif isinstance(error, _AMBIGUOUS) or not isinstance(error, HubSpotError):
-        inputs = tuple(_unknown(i, f"no usable answer ({text})") for i in batch.inputs)
-    else:
-        existing = None
-        if isinstance(error, ConflictError) and error.existing_id and len(batch.inputs) == 1:
-            existing = _int(error.existing_id)
-        reason = text
-        if isinstance(error, ValidationError) and error.errors:
-            reason = "; ".join(
-                f"{e.get('name') or ''}: {e.get('message')}".strip(": ") for e in error.errors
-            )
-        inputs = tuple(_all_failed(i, reason, existing) for i in batch.inputs)
-    status = error.status if isinstance(error, HubSpotError) else None
-    return BatchOutcome(batch.index, batch.attempt, batch.op, status, inputs, error=text)
-
-
-def _first_line(error: BaseException) -> str:
-    text = error.message if isinstance(error, HubSpotError) else str(error)
-    return (text or type(error).__name__).splitlines()[0]
-
-
-def _reason(error: Mapping[str, Any], message: str) -> str:
-    category = error.get("category")
-    return f"{category}: {message}" if category and category not in message else message
-
-
-def _existing(error: Mapping[str, Any]) -> int | None:
-    texts = [str(error.get("message") or "")]
-    texts += [str(d.get("message") or "") for d in error.get("errors") or () if isinstance(d, dict)]
-    for text in texts:
-        match = _EXISTING_ID.search(text)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _props(item: Input) -> tuple[str, ...]:
-    return tuple(item.properties) or (ARCHIVE,)
-
-
-def _all_failed(item: Input, reason: str, existing: int | None) -> InputOutcome:
-    return InputOutcome(
-        item.row, item.id, failed=dict.fromkeys(_props(item), reason), existing_id=existing
-    )
-
-
-def _unknown(item: Input, why: str) -> InputOutcome:
-    reason = f"outcome unknown: {why}"
-    return InputOutcome(item.row, item.id, failed=dict.fromkeys(_props(item), reason), unknown=True)
-
-
-def _verify(
-    item: Input, returned: Mapping[str, Any], canon: _Canon
-) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
-    """Compare what was sent with what HubSpot says it holds after the write."""
-    applied: list[str] = []
-    interim: list[str] = []
-    failed: dict[str, str] = {}
-    for name, sent in item.properties.items():
-        ok = name not in returned  # not echoed: nothing to check against
-        got = None
-        if not ok:
-            got = canon(name, returned[name])
-            ok = canon.same(name, got, canon(name, sent))
-        if ok:
-            (interim if name in item.interim else applied).append(name)
-            continue
-        reason = f"not applied: HubSpot kept {got!r}"
-        if name == LIFECYCLE:
-            reason += " (HubSpot moves the lifecycle stage forward only; clear it first)"
-        failed[name] = reason
-    return tuple(applied), tuple(interim), failed
 
 
 # --- the result ---------------------------------------------------------------------------------
@@ -1032,440 +636,7 @@ def _counts(result: PushResult) -> dict[str, int]:
     }
 
 
-# --- the run (side effects) -------------------------------------------------------------------
-
-
-class ProgressBar:
-    """A listener that shows a tqdm bar over the inputs sent (a widget in Jupyter, text in a
-    terminal); ``enabled=False`` shows nothing."""
-
-    def __init__(self, total: int, description: str, enabled: bool) -> None:
-        self.bar = tqdm(total=total, unit=" contacts", desc=description, disable=not enabled)
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Sent) and event.outcome.attempt == 1 and not event.outcome.settled:
-            self.bar.update(len(event.outcome.inputs))
-        elif isinstance(event, Finished):
-            self.bar.close()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-@dataclass
-class Doubt:
-    """A batch sent whose outcome is not (fully) known yet: settle it by reading back.
-
-    Attributes:
-        batch: The batch as sent.
-        at: When it was sent (its intent's time).
-        outcome: What its answer did say, if any.
-    """
-
-    batch: Batch
-    at: str
-    outcome: BatchOutcome | None = None
-
-
-class Sender:
-    """Sends one run's batches: conflict-check reads, writes, settling reads, and the events.
-
-    Events are emitted on the calling thread, in order; requests go out on a pool of
-    ``client.settings.max_concurrency`` threads. :func:`run_plan` drives it for a new run,
-    :func:`hsframe.journal.resume` for one taken up from its journal (``prior`` holds the
-    events the journal recorded). After an error that stops the run (401, 403, a daily 429),
-    :attr:`stopped` holds it and nothing more is sent.
-    """
-
-    def __init__(
-        self,
-        client: Client,
-        schema: Schema,
-        header: Header,
-        plan: Plan,
-        listeners: Sequence[Listener],
-        prior: Sequence[Event] = (),
-    ) -> None:
-        self.client = client
-        self.prior = list(prior)  # a resumed run's events, from its journal
-        self.schema = schema
-        self.canon = _Canon(schema)
-        self.header = header
-        self.plan = plan
-        self.listeners = list(listeners)
-        self.events: list[Event] = []
-        self.workers = max(1, client.settings.max_concurrency)
-        self.requests = 0
-        self._lock = threading.Lock()
-        self.cells = {(c.row, c.property): c for c in plan.cells}
-        self.stopped: HubSpotError | None = None
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-        for listener in self.listeners:
-            listener(event)
-
-    def _count(self, n: int = 1) -> None:
-        with self._lock:
-            self.requests += n
-
-    def read(
-        self,
-        keys: Sequence[str],
-        properties: Sequence[str],
-        *,
-        by_email: bool = False,
-    ) -> dict[str, dict[str, Any]]:
-        """Contacts by id (or email), 100 per batch read, concurrently; key → record."""
-        found: dict[str, dict[str, Any]] = {}
-        pieces = chunks(list(dict.fromkeys(keys)))
-        if not pieces:
-            return found
-        names = sorted(set(properties) | {"email"}) if by_email else sorted(set(properties))
-
-        def one(chunk: Sequence[str]) -> BatchResult:
-            self._count()
-            return self.client.batch_read(chunk, names, id_property="email" if by_email else None)
-
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="hsframe-read") as pool:
-            for answer in pool.map(one, pieces):
-                for record in answer.results:
-                    if by_email:
-                        email = (record.get("properties") or {}).get("email")
-                        if email:
-                            found[str(email).strip().lower()] = record
-                    else:
-                        found[str(record.get("id"))] = record
-        return found
-
-    # -- checking ------------------------------------------------------------------------
-
-    def _read_batch(self, batch: Batch) -> dict[str, dict[str, Any]] | HubSpotError:
-        """The remote values of one batch's contacts, for the properties it will write."""
-        wanted = [i for i in batch.inputs if i.before]
-        names = sorted({p for i in wanted for p in i.before})
-        self._count()
-        try:
-            answer = self.client.batch_read([str(i.id) for i in wanted], names)
-        except HubSpotError as exc:
-            return exc
-        return {str(record.get("id")): record for record in answer.results}
-
-    def _judge(
-        self, batch: Batch, records: Mapping[str, Mapping[str, Any]], *, overwrite: bool
-    ) -> Batch:
-        """Compare the remote values with what the batch expects; emit :class:`Checked`;
-        return the batch without conflicting (or already written) properties."""
-        checks: list[Check] = []
-        drop: set[tuple[int, str]] = set()
-        blocked: set[int] = set()  # archive inputs whose guard failed, or already gone
-        for item in batch.inputs:
-            record = records.get(str(item.id))
-            remote_props = (record or {}).get("properties") or {}
-            for name, before in item.before.items():
-                remote = self.canon(name, remote_props.get(name))
-                cell = self.cells.get((item.row, name))
-                final = cell.new if cell is not None else None
-                archiving = cell is not None and cell.op == "archive"
-                state: Literal["ok", "already", "conflict", "missing"]
-                if record is None:
-                    state = "already" if archiving else "missing"  # archived: nothing to do
-                elif self.canon.same(name, remote, self.canon(name, before)):
-                    state = "ok"
-                elif not archiving and self.canon.same(name, remote, self.canon(name, final)):
-                    state = "already"
-                else:
-                    state = "conflict"
-                checks.append(Check(item.row, item.id, name, remote, state))
-                if state in ("missing", "already") or (state == "conflict" and not overwrite):
-                    drop.add((item.row, name))
-                    if archiving:
-                        blocked.add(item.row)
-        self.emit(Checked(tuple(checks)))
-        return _without(batch, drop, blocked)
-
-    # -- sending -------------------------------------------------------------------------
-
-    def _call(self, batch: Batch) -> BatchResult | BaseException:
-        bodies = [i.body(batch.op) for i in batch.inputs]
-        self._count()
-        try:
-            if batch.op == "update":
-                return self.client.batch_update(bodies)
-            if batch.op == "create":
-                return self.client.batch_create(bodies)
-            if batch.op == "upsert":
-                return self.client.batch_upsert(bodies)
-            return self.client.batch_archive([b["id"] for b in bodies])
-        except HubSpotError as exc:
-            return exc
-
-    def send(
-        self,
-        batches: Sequence[Batch],
-        *,
-        check: bool = False,
-        overwrite: bool = False,
-        dry_run: bool = False,
-    ) -> None:
-        """Send batches (one phase), each right after its conflict check when ``check``;
-        then settle lost outcomes and send again what did not land."""
-        queue = deque((b, check and _checked_op(b)) for b in batches if b.inputs)
-        while queue and self.stopped is None:
-            doubts = self._send_round(queue, overwrite=overwrite, dry_run=dry_run)
-            queue = deque()
-            for doubt in doubts:
-                again = self.settle(doubt)
-                if again is not None and again.attempt <= _MAX_ATTEMPTS:
-                    queue.append((again, False))
-                elif again is not None:
-                    self._give_up(again)
-
-    def _send_round(
-        self, queue: deque[tuple[Batch, bool]], *, overwrite: bool, dry_run: bool
-    ) -> list[Doubt]:
-        """Keep the pool busy with reads and writes; a batch's write follows its read at
-        once, so a cell is checked one round trip before it is written."""
-        doubts: list[Doubt] = []
-        inflight: dict[Future[Any], tuple[Batch, str | None]] = {}
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="hsframe-send") as pool:
-            while queue or inflight:
-                while queue and len(inflight) < self.workers and self.stopped is None:
-                    batch, unchecked = queue.popleft()
-                    if unchecked:
-                        inflight[pool.submit(self._read_batch, batch)] = (batch, None)
-                    elif not dry_run:
-                        sent_at = _now()
-                        self.emit(Sending(batch, sent_at))  # the journal records the intent first
-                        inflight[pool.submit(self._call, batch)] = (batch, sent_at)
-                if not inflight:
-                    break
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    batch, at = inflight.pop(future)
-                    answer = future.result()
-                    if at is None:  # a conflict-check read
-                        if isinstance(answer, HubSpotError):
-                            self.stopped = self.stopped or answer
-                            continue
-                        checked = self._judge(batch, answer, overwrite=overwrite)
-                        if checked.inputs:
-                            queue.appendleft((checked, False))
-                        continue
-                    outcome = outcome_of(batch, answer, self.canon)
-                    if isinstance(answer, _FATAL) and self.stopped is None:
-                        self.stopped = answer
-                    if any(i.unknown for i in outcome.inputs):
-                        doubts.append(Doubt(batch, at, outcome))
-                    else:
-                        self.emit(Sent(outcome, _now()))
-        return doubts
-
-    def _give_up(self, batch: Batch) -> None:
-        inputs = tuple(
-            _unknown(i, "sent several times without a usable answer") for i in batch.inputs
-        )
-        self.emit(Sent(BatchOutcome(batch.index, batch.attempt, batch.op, None, inputs), _now()))
-
-    # -- settling ------------------------------------------------------------------------
-
-    def settle(self, doubt: Doubt) -> Batch | None:
-        """Read back a batch whose answer was lost; emit its outcome; return what must be
-        sent again (as the next attempt), or None."""
-        batch = doubt.batch
-        known = {}
-        if doubt.outcome is not None:
-            known = {o.row: o for o in doubt.outcome.inputs if not o.unknown}
-        open_inputs = [i for i in batch.inputs if i.row not in known]
-        try:
-            settled, again = self._settle_inputs(batch.op, open_inputs, doubt.at)
-        except HubSpotError as exc:
-            if isinstance(exc, _FATAL) and self.stopped is None:
-                self.stopped = exc
-            why = f"could not read back ({_first_line(exc)}); resume later"
-            settled = {i.row: _unknown(i, why) for i in open_inputs}
-            again = []
-        outcomes = tuple(known.get(i.row) or settled[i.row] for i in batch.inputs)
-        status = doubt.outcome.status if doubt.outcome is not None else None
-        self.emit(
-            Sent(
-                BatchOutcome(batch.index, batch.attempt, batch.op, status, outcomes, settled=True),
-                _now(),
-            )
-        )
-        if not again:
-            return None
-        return replace(batch, inputs=tuple(again), attempt=batch.attempt + 1)
-
-    def _settle_inputs(
-        self, op: Op, inputs: Sequence[Input], at: str
-    ) -> tuple[dict[int, InputOutcome], list[Input]]:
-        """Per input: its outcome, and the inputs (or parts) to send again."""
-        outcomes: dict[int, InputOutcome] = {}
-        again: list[Input] = []
-        if op == "archive":
-            for item in inputs:  # archiving is idempotent: send again
-                outcomes[item.row] = InputOutcome(item.row, item.id, resend=(ARCHIVE,))
-                again.append(item)
-            return outcomes, again
-        if op == "update":
-            records = self.read(
-                [str(i.id) for i in inputs], sorted({p for i in inputs for p in i.properties})
-            )
-            for item in inputs:
-                outcome, rest = self._settle_update(item, records.get(str(item.id)))
-                outcomes[item.row] = outcome
-                if rest is not None:
-                    again.append(rest)
-            return outcomes, again
-        # create, upsert: by email, the one reliable unique key
-        with_email = [i for i in inputs if _email_of(i)]
-        records = self.read(
-            [_email_of(i) or "" for i in with_email],
-            sorted({p for i in inputs for p in i.properties}),
-            by_email=True,
-        )
-        sent_at = _epoch(at)
-        for item in inputs:
-            email = _email_of(item)
-            if not email:
-                outcomes[item.row] = _unknown(
-                    item,
-                    "the new contact has no email to look it up by; check HubSpot before "
-                    "pushing it again",
-                )
-                continue
-            record = records.get(email)
-            if record is None:
-                outcomes[item.row] = InputOutcome(item.row, None, resend=_props(item))
-                again.append(item)
-                continue
-            contact = _int(record.get("id"))
-            created_at = _epoch(record.get("createdAt"))
-            ours = created_at is None or sent_at is None or created_at >= sent_at - _CLOCK_SLACK
-            applied, interim, failed = _verify(item, record.get("properties") or {}, self.canon)
-            if op == "create" and not ours:
-                reason = f"a contact with this email already exists (id {contact})"
-                outcomes[item.row] = InputOutcome(
-                    item.row, None, failed=dict.fromkeys(_props(item), reason), existing_id=contact
-                )
-            elif op == "upsert" and failed:
-                outcomes[item.row] = InputOutcome(item.row, contact, resend=_props(item))
-                again.append(item)
-            else:
-                outcomes[item.row] = InputOutcome(
-                    item.row, contact, applied, interim, failed, created=ours
-                )
-        return outcomes, again
-
-    def _settle_update(
-        self, item: Input, record: Mapping[str, Any] | None
-    ) -> tuple[InputOutcome, Input | None]:
-        if record is None:
-            reason = "the contact no longer exists in HubSpot"
-            return InputOutcome(item.row, item.id, failed=dict.fromkeys(item.properties, reason)), (
-                None
-            )
-        remote = record.get("properties") or {}
-        applied: list[str] = []
-        interim: list[str] = []
-        failed: dict[str, str] = {}
-        resend: dict[str, str] = {}
-        for name, sent in item.properties.items():
-            got = self.canon(name, remote.get(name))
-            if self.canon.same(name, got, self.canon(name, sent)):
-                (interim if name in item.interim else applied).append(name)
-            elif self.canon.same(name, got, self.canon(name, item.before.get(name))):
-                resend[name] = sent
-            else:
-                failed[name] = (
-                    f"changed by someone else while the write was in doubt: HubSpot holds {got!r}"
-                )
-        outcome = InputOutcome(
-            item.row, item.id, tuple(applied), tuple(interim), failed, resend=tuple(resend)
-        )
-        if not resend:
-            return outcome, None
-        rest = replace(
-            item,
-            properties=resend,
-            before={k: item.before.get(k) for k in resend},
-            interim=tuple(k for k in item.interim if k in resend),
-        )
-        return outcome, rest
-
-    # -- phases --------------------------------------------------------------------------
-
-    def second_phase(self, batches: Sequence[Batch]) -> list[Batch]:
-        """Phase-2 batches, without the inputs whose first step did not land (those get a
-        failed outcome now)."""
-        landed: set[tuple[int, str]] = set()
-        for event in self.events_and_prior():
-            if isinstance(event, Sent):
-                for item in event.outcome.inputs:
-                    landed.update((item.row, name) for name in item.interim)
-        kept: list[Batch] = []
-        for batch in batches:
-            ok = tuple(i for i in batch.inputs if all((i.row, p) in landed for p in i.properties))
-            dropped = [i for i in batch.inputs if i not in ok]
-            if dropped:
-                reason = "not set: clearing the lifecycle stage first did not land"
-                self.emit(
-                    Sent(
-                        BatchOutcome(
-                            batch.index,
-                            batch.attempt,
-                            batch.op,
-                            None,
-                            tuple(_all_failed(i, reason, None) for i in dropped),
-                        ),
-                        _now(),
-                    )
-                )
-            if ok:
-                kept.append(replace(batch, inputs=ok))
-        return kept
-
-    def events_and_prior(self) -> list[Event]:
-        """The journal's events (on resume), then this run's."""
-        return [*self.prior, *self.events]
-
-
-def _checked_op(batch: Batch) -> bool:
-    """Whether a batch's inputs expect values in HubSpot (updates; guarded archives)."""
-    return batch.op in ("update", "archive") and any(i.before for i in batch.inputs)
-
-
-def _email_of(item: Input) -> str | None:
-    email = item.key or item.properties.get("email")
-    return email.strip().lower() if email else None
-
-
-def _without(batch: Batch, drop: set[tuple[int, str]], blocked: set[int]) -> Batch:
-    """The batch without the dropped properties (and inputs left with nothing to send)."""
-    inputs: list[Input] = []
-    for item in batch.inputs:
-        if batch.op == "archive":
-            if item.row not in blocked:
-                inputs.append(item)
-            continue
-        keep = {k: v for k, v in item.properties.items() if (item.row, k) not in drop}
-        if not keep:
-            continue
-        if len(keep) == len(item.properties):
-            inputs.append(item)
-        else:
-            inputs.append(
-                replace(
-                    item,
-                    properties=keep,
-                    before={k: v for k, v in item.before.items() if k in keep},
-                    interim=tuple(k for k in item.interim if k in keep),
-                )
-            )
-    return replace(batch, inputs=tuple(inputs))
+# --- the run --------------------------------------------------------------------------------------
 
 
 def _phase(batches: Iterable[Batch], phase: int) -> list[Batch]:
@@ -1591,8 +762,9 @@ def finish(
     ignored: Sequence[str] = (),
     messages: Sequence[str] = (),
 ) -> PushResult:
-    """End a run: emit :class:`Finished` and return the result, or, if the run was stopped,
-    raise :class:`PushInterruptedError` (no ``end`` record: the journal stays resumable).
+    """End a run: emit :class:`~hsframe.send.Finished` and return the result, or, if the run
+    was stopped, raise :class:`PushInterruptedError` (no ``end`` record: the journal stays
+    resumable).
 
     Args:
         engine: The run's sender.
@@ -1622,12 +794,12 @@ def finish(
             messages=messages,
         )
         raise PushInterruptedError(
-            f"The {header.kind} stopped before it was done: {_first_line(engine.stopped)}",
+            f"The {header.kind} stopped before it was done: {first_line(engine.stopped)}",
             result=replace(result, complete=False),
             cause=engine.stopped,
         )
-    preview = tally(header, plan, [*events, Finished({}, engine.requests, _now())])
-    engine.emit(Finished(_counts(preview), engine.requests, _now()))
+    preview = tally(header, plan, [*events, Finished({}, engine.requests, now())])
+    engine.emit(Finished(_counts(preview), engine.requests, now()))
     return tally(
         header,
         plan,
@@ -1808,7 +980,7 @@ def push(
             ``~/.hsframe/journal``).
         lifecycle: ``"clear-then-set"`` (default) or ``"direct"``: how a lifecycle stage
             moved backwards is written (module docstring).
-        listeners: Callables told each :data:`Event` (e.g. a review widget).
+        listeners: Callables told each :data:`~hsframe.send.Event` (e.g. a review widget).
 
     Returns:
         The :class:`PushResult`. The frame's index gains the ids of the contacts created
@@ -1843,7 +1015,7 @@ def push(
         push_id=push_id,
         kind="push",
         portal_id=None,
-        started_at=_now(),
+        started_at=now(),
         dry_run=dry_run,
         on_conflict=on_conflict,
         load_id=load_id,
@@ -2067,7 +1239,7 @@ def apply_corrections(
         push_id=push_id,
         kind="corrections",
         portal_id=None,
-        started_at=_now(),
+        started_at=now(),
         dry_run=dry_run,
         on_conflict=on_conflict,
     )
@@ -2078,7 +1250,7 @@ def apply_corrections(
         lookup = Sender(client, schema, header, Plan(push_id), [])
         found = lookup.read(list(keys.values()), columns, by_email=key == "email")
         engine_requests = lookup.requests
-    cells, skips = _correction_cells(keys, columns, encoded, found, key, _Canon(schema))
+    cells, skips = _correction_cells(keys, columns, encoded, found, key, Canon(schema))
     refused = [_with_contact(skip, keys[skip.row], found, key) for skip in refused]
     skips[:0] = refused
     report: ValidationReport | None = None
@@ -2108,7 +1280,7 @@ def _correction_cells(
     encoded: Mapping[str, Sequence[str | None]],
     found: Mapping[str, Mapping[str, Any]],
     key: str,
-    canon: _Canon,
+    canon: Canon,
 ) -> tuple[list[Cell], list[Skip]]:
     """The differing cells of the contacts found (updates), the cells of new ones (upserts
     by email), and the corrections of ids HubSpot does not know (skipped)."""
@@ -2124,7 +1296,7 @@ def _correction_cells(
             cells.append(Cell(row, None, "email", None, value, "upsert"))
             cells.extend(Cell(row, None, name, None, new, "upsert") for name, new in wanted)
         else:
-            contact = _int(record.get("id"))
+            contact = int_or_none(record.get("id"))
             remote = record.get("properties") or {}
             for name, new in wanted:
                 old = canon(name, remote.get(name))
@@ -2199,7 +1371,7 @@ def _with_contact(skip: Skip, value: str, found: Mapping[str, Mapping[str, Any]]
     if key == "id":
         return replace(skip, id=int(value))
     record = found.get(value)
-    return replace(skip, id=None if record is None else _int(record.get("id")))
+    return replace(skip, id=None if record is None else int_or_none(record.get("id")))
 
 
 def _correction_keys(
@@ -2329,7 +1501,7 @@ def archive(
         if contact not in wanted:
             wanted.append(contact)
     push_id = new_push_id()
-    header = Header(push_id, "archive", None, _now(), dry_run=dry_run)
+    header = Header(push_id, "archive", None, now(), dry_run=dry_run)
     inputs = [Input(row=i, id=c, trace=f"{push_id}:{i}") for i, c in enumerate(wanted)]
     batches = tuple(Batch(n, "archive", 1, tuple(chunk)) for n, chunk in enumerate(chunks(inputs)))
     plan = Plan(push_id, (), batches)

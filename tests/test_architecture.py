@@ -34,11 +34,14 @@ ORDER = [
     "validate",
     "expectations",
     "plan",
+    "send",
     "write",
     "journal",
     "widgets",
     "accessor",
     "sandbox",
+    "terminal",
+    "demo",
     "cli",
 ]
 

@@ -33,7 +33,8 @@ from hsframe import baseline, cli, diff
 from hsframe.cli import main
 from hsframe.sandbox import Sandbox
 from hsframe.sandbox.seed import samples_dir
-from hsframe.write import Sent, push
+from hsframe.send import Sent
+from hsframe.write import push
 
 COMMAND = [sys.executable, "-m", "hsframe.cli"]
 TOKEN = "pat-na1-7d0c4b8e-0000-4000-8000-cli000000001"

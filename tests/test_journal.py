@@ -24,7 +24,8 @@ from hsframe.journal import JournalError, read, result_of, resume, undo
 from hsframe.load import read_contacts
 from hsframe.sandbox import Sandbox
 from hsframe.sandbox.seed import sample_contacts
-from hsframe.write import ARCHIVE, Checked, Sending, Sent, archive, push
+from hsframe.send import ARCHIVE, Checked, Event, Sending, Sent
+from hsframe.write import archive, push
 
 PROPERTIES = ["email", "firstname", "jobtitle", "city", "lifecyclestage"]
 
@@ -155,7 +156,7 @@ def test_an_edited_line_is_refused_by_number(
 def _crash_at(kind: type, number: int) -> Any:
     seen = {"n": 0}
 
-    def listener(event: write.Event) -> None:
+    def listener(event: Event) -> None:
         if isinstance(event, kind):
             seen["n"] += 1
             if seen["n"] == number:

@@ -1,8 +1,8 @@
-"""Tests for hsframe.write: answer mapping, and pushes against the sandbox.
+"""Tests for hsframe.write: pushes against the sandbox.
 
-The mapping of HubSpot's answers is pure, so it is tested with hand-made batches and
-answers. Everything else runs against the sandbox through its in-process
-adapter, comparing the sandbox's store (what was really written) before and after.
+Everything runs against the sandbox through its in-process adapter, comparing the
+sandbox's store (what was really written) before and after. The mapping of HubSpot's
+answers is tested in test_send.py.
 """
 
 from __future__ import annotations
@@ -18,51 +18,22 @@ import pytest
 
 import hsframe.journal
 from hsframe import baseline, diff, write
-from hsframe.client import BatchResult, Client
+from hsframe.client import Client
 from hsframe.config import Settings
 from hsframe.errors import MissingScopesError
 from hsframe.load import read_contacts
-from hsframe.plan import Batch, Input
 from hsframe.sandbox import CrmSettings, Sandbox
-from hsframe.schema import Schema
+from hsframe.send import ARCHIVE, Event, Started
 from hsframe.write import (
-    ARCHIVE,
     InvalidEditsError,
     PushInterruptedError,
     PushResult,
-    Started,
     apply_corrections,
     archive,
-    outcome_of,
     push,
 )
 
 PROPERTIES = ["email", "firstname", "lastname", "jobtitle", "city", "lifecyclestage", "seats"]
-
-DEFINITIONS = [
-    {"name": "email", "type": "string", "fieldType": "text", "hasUniqueValue": True},
-    {"name": "jobtitle", "type": "string", "fieldType": "text"},
-    {"name": "seats", "type": "number", "fieldType": "number"},
-    {
-        "name": "lifecyclestage",
-        "type": "enumeration",
-        "fieldType": "radio",
-        "options": [
-            {"value": v, "displayOrder": i}
-            for i, v in enumerate(["subscriber", "lead", "customer", "other"])
-        ],
-    },
-    {
-        "name": "hs_object_id",
-        "type": "number",
-        "modificationMetadata": {"readOnlyValue": True},
-    },
-]
-
-
-@pytest.fixture
-def schema() -> Schema:
-    return Schema.from_definitions(DEFINITIONS)
 
 
 @pytest.fixture
@@ -98,55 +69,6 @@ def changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> set[tuple[int, s
     differ = ~((old == new) | (old.isna() & new.isna()))
     stacked = differ.stack()
     return {(int(i), str(p)) for (i, p), v in stacked.items() if v}
-
-
-# --- mapping HubSpot's answers (pure) -------------------------------------------------------
-
-
-def test_a_207_is_mapped_by_trace_id_never_by_position(schema: Schema) -> None:
-    inputs = tuple(
-        Input(row=r, id=None, trace=f"p:{r}", properties={"email": f"{r}@example.com"})
-        for r in range(3)
-    )
-    batch = Batch(0, "create", 1, inputs)
-    answer = BatchResult(
-        207,
-        results=[  # out of order, as HubSpot may answer
-            {"id": "502", "objectWriteTraceId": "p:2", "properties": {"email": "2@example.com"}},
-            {"id": "500", "objectWriteTraceId": "p:0", "properties": {"email": "0@example.com"}},
-        ],
-        errors=[
-            {
-                "category": "CONFLICT",
-                "message": "Contact already exists. Existing ID: 77",
-                "context": {"objectWriteTraceId": ["p:1"]},
-            }
-        ],
-    )
-    outcome = outcome_of(batch, answer, schema)
-    by_row = {o.row: o for o in outcome.inputs}
-    assert (by_row[0].id, by_row[0].created, by_row[0].applied) == (500, True, ("email",))
-    assert (by_row[2].id, by_row[2].created) == (502, True)
-    assert by_row[1].existing_id == 77 and "already exists" in by_row[1].failed["email"]
-
-
-def test_a_value_that_did_not_stick_is_failed_not_applied(schema: Schema) -> None:
-    item = Input(0, 9, "p:0", {"lifecyclestage": "lead", "jobtitle": "b"})
-    answer = BatchResult(
-        200,
-        results=[
-            {"id": "9", "properties": {"lifecyclestage": "customer", "jobtitle": "b"}},
-        ],
-    )
-    outcome = outcome_of(Batch(0, "update", 1, (item,)), answer, schema)
-    assert outcome.inputs[0].applied == ("jobtitle",)
-    assert "HubSpot kept 'customer'" in outcome.inputs[0].failed["lifecyclestage"]
-
-
-def test_an_input_the_answer_does_not_mention_is_unknown(schema: Schema) -> None:
-    item = Input(0, 9, "p:0", {"jobtitle": "b"})
-    outcome = outcome_of(Batch(0, "update", 1, (item,)), BatchResult(200), schema)
-    assert outcome.inputs[0].unknown
 
 
 # --- pushing to the sandbox ------------------------------------------------------------------
@@ -343,7 +265,7 @@ def test_the_journal_holds_the_whole_plan_before_the_first_request(
     df.loc[df.index[:120], "jobtitle"] = "Journaled"
     seen: dict[str, Any] = {}
 
-    def at_start(event: write.Event) -> None:
+    def at_start(event: Event) -> None:
         if isinstance(event, Started):
             [path] = journal_dir.iterdir()
             seen["mode"] = os.stat(path).st_mode & 0o777

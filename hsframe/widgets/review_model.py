@@ -20,7 +20,7 @@ has the write scope, and no invalid rows unless "skip invalid rows" is on (failu
 belong to no row block even then). :attr:`ReviewModel.blocked` says which of these stops it,
 in words, for the widget to show next to the disabled button.
 
-**Progress** comes from the push's per-batch events (:data:`hsframe.write.Event`), which
+**Progress** comes from the push's per-batch events (:data:`hsframe.send.Event`), which
 this model listens to: :attr:`ReviewModel.progress` is ``(done, total)`` contacts.
 
 Errors never escape as tracebacks: every transition catches them and turns them into
@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from hsframe import diff, journal, write
+from hsframe import diff, journal, send, write
 from hsframe.client import WRITE_SCOPE, Client, TokenInfo, default_client
 from hsframe.errors import HubSpotError
 from hsframe.validate import ValidationReport, validate_frame
@@ -430,16 +430,16 @@ class ReviewModel:
             return [_unexpected("Validation", error)]
         return []
 
-    def _on_event(self, event: write.Event) -> None:
+    def _on_event(self, event: send.Event) -> None:
         done, total = self.progress
-        if isinstance(event, write.Started):
+        if isinstance(event, send.Started):
             total = sum(len(b.inputs) for b in event.plan.batches if b.phase == 1)
             self.progress = (0, total)
-        elif isinstance(event, write.Sent):
+        elif isinstance(event, send.Sent):
             outcome = event.outcome
             if outcome.attempt == 1 and not outcome.settled:
                 self.progress = (min(total, done + len(outcome.inputs)), total)
-        elif isinstance(event, write.Finished):
+        elif isinstance(event, send.Finished):
             self.progress = (total, total)
         else:
             return

@@ -22,9 +22,10 @@ from hsframe.diff import add
 from hsframe.errors import ServerError
 from hsframe.load import read_contacts
 from hsframe.sandbox import Sandbox
+from hsframe.send import Sending
 from hsframe.widgets import ReviewModel, review
 from hsframe.widgets.review import Review
-from hsframe.write import Sending, push
+from hsframe.write import push
 
 PROPERTIES = ["email", "firstname", "jobtitle", "lifecyclestage"]
 
