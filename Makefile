@@ -38,6 +38,11 @@ typecheck: $(STAMP)
 test: $(STAMP) $(CHROMIUM) lint typecheck
 	$(PY) -m pytest
 
+# The full fault matrix and every crash seed, then the report table (the reduced form
+# runs inside `make test`).
+reliability: $(STAMP)
+	$(PY) bench/reliability.py
+
 bench: $(STAMP)
 	$(PY) bench/load.py
 	$(PY) bench/push.py
