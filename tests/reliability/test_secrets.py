@@ -180,7 +180,10 @@ def test_debug_logs_never_show_the_token(
     run, a 429 is retried, and a rotated token is refused."""
     scan = Scan(sb.token, ledger)
     old = sb.token
-    caplog.set_level(logging.DEBUG)
+    # Each logger by name too: another library may have raised one's level (the official
+    # SDK's configuration sets urllib3's to WARNING), which would hide its records here.
+    for name in (None, "hsframe", "hsframe.transport", "hsframe.sandbox", "urllib3", "requests"):
+        caplog.set_level(logging.DEBUG, logger=name)
     with make_client(sb) as client:
         sb.inject(429, path="/batch/read")
         sb.inject(503, path="/batch/update")
