@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from push_fixtures import DEFINITIONS
 
 from hsframe.plan import Cell, plan_changes
 from hsframe.schema import Schema
-
-DEFINITIONS = [
-    {"name": "email", "type": "string", "fieldType": "text", "hasUniqueValue": True},
-    {"name": "jobtitle", "type": "string", "fieldType": "text"},
-    {"name": "seats", "type": "number", "fieldType": "number"},
-    {
-        "name": "lifecyclestage",
-        "type": "enumeration",
-        "fieldType": "radio",
-        "options": [
-            {"value": v, "displayOrder": i}
-            for i, v in enumerate(["subscriber", "lead", "customer", "other"])
-        ],
-    },
-    {
-        "name": "hs_object_id",
-        "type": "number",
-        "modificationMetadata": {"readOnlyValue": True},
-    },
-]
 
 
 @pytest.fixture

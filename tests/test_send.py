@@ -10,32 +10,13 @@ from __future__ import annotations
 import doctest
 
 import pytest
+from push_fixtures import DEFINITIONS
 
 from hsframe import send
 from hsframe.client import BatchResult
 from hsframe.plan import Batch, Input
 from hsframe.schema import Schema
 from hsframe.send import outcome_of
-
-DEFINITIONS = [
-    {"name": "email", "type": "string", "fieldType": "text", "hasUniqueValue": True},
-    {"name": "jobtitle", "type": "string", "fieldType": "text"},
-    {"name": "seats", "type": "number", "fieldType": "number"},
-    {
-        "name": "lifecyclestage",
-        "type": "enumeration",
-        "fieldType": "radio",
-        "options": [
-            {"value": v, "displayOrder": i}
-            for i, v in enumerate(["subscriber", "lead", "customer", "other"])
-        ],
-    },
-    {
-        "name": "hs_object_id",
-        "type": "number",
-        "modificationMetadata": {"readOnlyValue": True},
-    },
-]
 
 
 @pytest.fixture
