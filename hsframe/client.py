@@ -862,6 +862,7 @@ def connect(
         ...     default_client() is client
         True
     """
+    token = Secret.wrap(token)  # no plain copy in a frame that can raise (see Settings.resolve)
     client = Client(Settings.resolve(token, base_url, **options), session=session)
     set_default_client(client)
     return client

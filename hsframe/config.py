@@ -87,6 +87,21 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
 
+    @classmethod
+    def wrap(cls, value: str | Secret | None) -> Secret | None:
+        """``value`` as a Secret; None for None or a blank string (meaning "look it up").
+
+        Entry points call this first, so that a plain copy of the token never sits in a
+        frame that can raise (tracebacks can show local variables).
+
+        Example:
+            >>> Secret.wrap("  "), Secret.wrap(None), Secret.wrap("pat-na1-x")
+            (None, None, Secret('pat-na1-…'))
+        """
+        if value is None or isinstance(value, Secret):
+            return value
+        return cls(value) if value.strip() else None
+
     def reveal(self) -> str:
         """The secret itself. Call it only where the value is sent, never to display it."""
         return self._value
@@ -207,29 +222,23 @@ class Settings:
             >>> s.token_source, s.token
             ('environment', Secret('pat-na1-…'))
         """
-        env = os.environ if environ is None else environ
-        dotenv: dict[str, str | None] | None = None
-
-        def from_dotenv(key: str) -> str | None:
-            nonlocal dotenv
-            if dotenv is None:
-                dotenv = _read_dotenv(Path(dotenv_path))
-            return dotenv.get(key) or None
-
+        # Wrap the token before anything can raise, and keep no reference to the environment
+        # (which holds it): a traceback that shows local variables (IPython's verbose mode,
+        # rich, error trackers) must find no plain copy in this frame.
+        token = Secret.wrap(token)
+        sources = _Sources(environ, Path(dotenv_path))
+        del environ
         source = "argument"
-        if token is None or (isinstance(token, str) and not token.strip()):
-            token, source = env.get(TOKEN_ENV) or None, "environment"
-            if token is None:
-                token, source = from_dotenv(TOKEN_ENV), str(dotenv_path)
+        if token is None:
+            token, source = sources.token()
         if token is None:
             raise ConfigurationError(
                 f"No HubSpot access token: none was passed, {TOKEN_ENV} is not set, and "
                 f"{dotenv_path} has none."
             )
         if base_url is None:
-            base_url = env.get(BASE_URL_ENV) or from_dotenv(BASE_URL_ENV) or DEFAULT_BASE_URL
-        secret = token if isinstance(token, Secret) else Secret(token)
-        return cls(token=secret, base_url=base_url, token_source=source, **options)
+            base_url = sources.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        return cls(token=token, base_url=base_url, token_source=source, **options)
 
 
 def check_base_url(url: str) -> str:
@@ -333,10 +342,54 @@ def _clean_token(value: str) -> str:
     return value
 
 
-def _read_dotenv(path: Path) -> dict[str, str | None]:
+class _Sources:
+    """Where settings are looked up: the environment, then a ``.env`` file (read once, when
+    first needed).
+
+    Resolution holds this instead of the environment itself, whose ``repr`` shows every
+    variable, the token among them: its own ``repr`` names the places, never a value, and the
+    token leaves it only as a :class:`Secret`.
+    """
+
+    __slots__ = ("_dotenv", "_environ", "_path")
+
+    def __init__(self, environ: Mapping[str, str] | None, path: Path) -> None:
+        self._environ = environ
+        self._path = path
+        self._dotenv: dict[str, str | Secret | None] | None = None
+
+    def __repr__(self) -> str:
+        return f"_Sources(environment, {str(self._path)!r})"
+
+    def token(self) -> tuple[Secret | None, str]:
+        """The token and where it came from (``environment`` or the ``.env`` path)."""
+        found = Secret.wrap((os.environ if self._environ is None else self._environ).get(TOKEN_ENV))
+        if found is not None:
+            return found, "environment"
+        stored = self._file().get(TOKEN_ENV)
+        return (stored if isinstance(stored, Secret) else None), str(self._path)
+
+    def get(self, key: str) -> str | None:
+        """A setting that is not secret: the environment's value, else the file's."""
+        value = (os.environ if self._environ is None else self._environ).get(key)
+        stored = value or self._file().get(key)
+        return stored if isinstance(stored, str) and stored else None
+
+    def _file(self) -> dict[str, str | Secret | None]:
+        if self._dotenv is None:
+            self._dotenv = _read_dotenv(self._path)
+        return self._dotenv
+
+
+def _read_dotenv(path: Path) -> dict[str, str | Secret | None]:
+    """The file's keys and values, the token already wrapped (the warning below may be an
+    error under ``-W error``, and then this frame is in the traceback)."""
     if not path.is_file():
         return {}
-    values = dict(dotenv_values(path))
+    values: dict[str, str | Secret | None] = {
+        key: Secret.wrap(value) if key == TOKEN_ENV else value
+        for key, value in dotenv_values(path).items()
+    }
     if values.get(TOKEN_ENV) and os.name == "posix":
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -344,6 +397,6 @@ def _read_dotenv(path: Path) -> dict[str, str | None]:
                 f"{path} holds a HubSpot token and can be read by other users "
                 f"(mode {mode:o}); run `chmod 600 {path}`.",
                 InsecureFileWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
     return values

@@ -26,7 +26,7 @@ from typing import Literal
 
 from hsframe.client import READ_SCOPE, SCOPE_SHORTHANDS, WRITE_SCOPE, Client, TokenInfo
 from hsframe.client import set_default_client as _set_default_client
-from hsframe.config import DEFAULT_BASE_URL, TOKEN_ENV, Settings, save_token
+from hsframe.config import DEFAULT_BASE_URL, TOKEN_ENV, Secret, Settings, save_token
 from hsframe.errors import AuthenticationError, ConfigurationError, HubSpotError
 
 __all__ = [
@@ -242,9 +242,11 @@ class TokenCheck:
             >>> result.status, result.info.portal_id
             ('connected', 12345678)
         """
-        typed = bool(token and token.strip())
+        secret = Secret.wrap(token)
+        del token  # no plain copy in a frame that can raise (tracebacks can show locals)
+        typed = secret is not None
         try:
-            settings = self._settings(token if typed else None, self.base_url)
+            settings = self._settings(secret, self.base_url)
         except ConfigurationError as error:
             if typed or self.stored() is not None:  # a token, but something else is wrong
                 return TokenResult("error", str(error), scopes=self.scope_rows())
@@ -321,7 +323,7 @@ class TokenCheck:
 
     # --- words ---------------------------------------------------------------------------
 
-    def _settings(self, token: str | None, base_url: str | None) -> Settings:
+    def _settings(self, token: Secret | None, base_url: str | None) -> Settings:
         return Settings.resolve(token, base_url, environ=self._environ, dotenv_path=self.env_file)
 
     def _no_token_message(self) -> str:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -120,16 +121,6 @@ def _everything_about(error: BaseException, *, with_locals: bool = True) -> str:
         parts += traceback.StackSummary.extract(iter(frames), capture_locals=True).format()
         current = current.__cause__ or current.__context__
     return "\n".join(parts)
-
-
-LOCALS_BUG = (
-    "BUG (hsframe/config.py Settings.resolve, hsframe/client.py connect): an error raised "
-    "while settings are resolved (an unsafe base URL, a bad option) has frames whose local "
-    "variables hold the token as a plain string ('token'), and the whole environment "
-    "('env' = os.environ, which holds HUBSPOT_ACCESS_TOKEN): a traceback that shows locals "
-    "(IPython's verbose mode, rich tracebacks, error trackers) shows the token. Expected: "
-    "wrap it in a Secret at once and keep no plain copy in a frame that can raise."
-)
 
 
 # --- reprs, logs, errors, journals ----------------------------------------------------------------
@@ -287,18 +278,7 @@ def _invalid_edits(sb: Sandbox, client: Client, tmp: Path) -> None:
     write.push(df, client, progress=False, journal_dir=tmp)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=LOCALS_BUG)]
-            if name == "ConfigurationError"
-            else [],
-        )
-        for name in ERRORS
-    ],
-)
+@pytest.mark.parametrize("name", list(ERRORS))
 def test_no_error_shows_the_token(name: str, sb: Sandbox, tmp_path: Path, ledger: Ledger) -> None:
     scan = Scan(sb.token, ledger)
     with make_client(sb, max_retries=1) as client:
@@ -532,20 +512,42 @@ def test_plain_http_to_another_host_is_refused(url: str, ledger: Ledger) -> None
     scan.clean()
 
 
-@pytest.mark.xfail(strict=True, reason=LOCALS_BUG)
-@pytest.mark.parametrize("source", ["argument", "environment"])
+@pytest.mark.parametrize("source", ["argument", "environment", "dotenv"])
 def test_a_settings_error_shows_no_token_in_a_traceback_with_locals(
-    source: str, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    source: str, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     token = "pat-na1-00000000-1111-4222-8333-444455556666"
     scan = Scan(token, ledger)
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", token)
+    monkeypatch.chdir(tmp_path)
+    if source == "dotenv":
+        monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+        hs.config.save_token(token, tmp_path / ".env")
+    else:
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", token)
     given = token if source == "argument" else None
     bad: list[dict[str, Any]] = [{"base_url": "http://example.com"}, {"tier": "gold"}]
     for options in bad:
         with pytest.raises((ConfigurationError, ValueError)) as caught:
             hs.connect(token=given, **options)
         scan(f"{options} from the {source}", _everything_about(caught.value))
+    scan.clean()
+
+
+def test_the_warning_about_a_readable_env_file_shows_no_token_as_an_error(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Under ``-W error`` the warning is raised inside the .env reader: its frames too."""
+    token = "pat-na1-00000000-1111-4222-8333-444455556666"
+    scan = Scan(token, ledger)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+    (tmp_path / ".env").write_text(f"HUBSPOT_ACCESS_TOKEN={token}\n")
+    (tmp_path / ".env").chmod(0o644)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hs.config.InsecureFileWarning)
+        with pytest.raises(hs.config.InsecureFileWarning) as caught:
+            hs.connect()
+    scan("the .env warning raised as an error", _everything_about(caught.value))
     scan.clean()
 
 
