@@ -57,6 +57,9 @@ class Sandbox:
         scopes: Scopes of the default private app (whose token is :attr:`token`).
         token: The default app's token; a fresh ``pat-na1-<uuid4>`` when None.
         seed: Seeds generated contacts and the CRM's randomness (result shuffling).
+        portal_id: The account's id (``hubId`` of token information, ``groupName`` of 429
+            bodies); give two sandboxes different ones to rehearse a frame pushed to the
+            wrong portal.
         settings: CRM behaviour switches (forward-only lifecycle, shuffling, search index
             lag, search filter caps); defaults when None. Kept live: changing a field
             later changes the sandbox's behaviour.
@@ -82,6 +85,7 @@ class Sandbox:
         scopes: Iterable[str] = DEFAULT_SCOPES,
         token: str | None = None,
         seed: int = 0,
+        portal_id: int = DEFAULT_PORTAL_ID,
         settings: CrmSettings | None = None,
         port: int = 0,
         clock: Callable[[], float] | None = None,
@@ -90,8 +94,8 @@ class Sandbox:
         self.settings = settings if settings is not None else CrmSettings()
         self.store = Store.from_frame(load_properties(), _contacts_frame(contacts, seed), clock=now)
         self.crm = Crm(self.store, settings=self.settings, clock=now, rng=random.Random(seed))
-        self.auth = Auth(portal_id=DEFAULT_PORTAL_ID, scopes=scopes, token=token, clock=now)
-        self.limiter = RateLimiter(tier, window=window, portal_id=DEFAULT_PORTAL_ID, clock=now)
+        self.auth = Auth(portal_id=portal_id, scopes=scopes, token=token, clock=now)
+        self.limiter = RateLimiter(tier, window=window, portal_id=portal_id, clock=now)
         self.faults = FaultQueue()
         self.core = SandboxCore(
             self.crm, auth=self.auth, limiter=self.limiter, faults=self.faults, latency=latency
@@ -229,7 +233,9 @@ class Sandbox:
             policy: For a 429: ``TEN_SECONDLY_ROLLING``, ``SECONDLY`` or ``DAILY``.
             drop: Close the connection without answering (``requests.ConnectionError``).
             html: Answer with an HTML page instead of JSON.
-            partial: Let the request through but fail this many of its batch inputs.
+            partial: Let the request through but fail this many of its batch inputs:
+                the next matching batch create, update or upsert (a batch read or a
+                search in between passes it by; a path that names none is refused).
             delay: Seconds to wait before the request is processed (with ``after=True``:
                 after it is processed, before the answer). A client whose timeout is
                 shorter gives up; the request is still processed, as on a real server.

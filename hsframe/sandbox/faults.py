@@ -8,8 +8,10 @@ the faults that match), and the fault decides the answer:
 * a **status**: 429 with the body of its ``policy``, a 5xx with a HubSpot-style JSON body
   (or an HTML page, as gateways send, with ``html=True``), or any other status;
 * a **dropped connection** (``drop=True``): no answer at all; the socket is closed;
-* a **partial batch failure** (``partial=N``): the request goes through, but the next N
-  batch inputs fail (the CRM's ``fail_next_inputs``);
+* a **partial batch failure** (``partial=N``): the request goes through, but N of its
+  batch inputs fail (the CRM's ``fail_next_inputs``). Only batch create, update and upsert
+  have inputs that can fail, so such a fault passes over every other request (a batch read
+  in between does not use it up) and one aimed at another path is refused;
 * a **slow answer** (``delay`` seconds), for client timeouts.
 
 By default a status or a drop answers *instead of* the request, which is then never
@@ -34,6 +36,12 @@ _MESSAGES = {
     503: "Service Unavailable. Please pause for a few seconds, then retry.",
     504: "Gateway Timeout: the request took too long. Please retry.",
 }
+
+
+PARTIAL_PATHS = tuple(
+    f"/crm/v3/objects/contacts/batch/{kind}" for kind in ("create", "update", "upsert")
+)
+"""The requests whose inputs a partial failure can fail."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,11 @@ class Fault:
             )
         if self.status is None and not self.drop and not self.partial and not self.delay:
             raise ValueError("nothing to inject: give a status, drop, partial or delay")
+        if self.partial and not any(self.matches("POST", path) for path in PARTIAL_PATHS):
+            raise ValueError(
+                f"partial=N fails inputs of batch create, update or upsert (POST); "
+                f"path={self.path!r}, method={self.method!r} matches none of them"
+            )
 
     @property
     def terminal(self) -> bool:
@@ -91,6 +104,8 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         """Whether the fault applies to a request with this method and path."""
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.partial and not (method.upper() == "POST" and path.endswith(PARTIAL_PATHS)):
             return False
         return self.path is None or self.path in path
 
@@ -166,7 +181,8 @@ class FaultQueue:
             drop: Close the connection without answering (the client sees a
                 connection error).
             html: Send an HTML error page instead of JSON.
-            partial: Make the next ``partial`` batch inputs of the request fail.
+            partial: Make this many batch inputs of the request fail: the next batch
+                create, update or upsert that matches (other requests pass it by).
             delay: Seconds to wait before the request is processed (with ``after=True``:
                 after it is processed, before the answer). A client whose timeout is
                 shorter gives up; the request is still processed, as on a real server.

@@ -199,6 +199,18 @@ def test_knobs_reach_the_parts() -> None:
         Sandbox(contacts=1, tier="gold")
 
 
+def test_a_chosen_portal_id_is_the_accounts_everywhere() -> None:
+    sb = Sandbox(contacts=1, portal_id=777)
+    assert sb.portal_id == 777 and "portal_id=777" in repr(sb)
+    with sb.session() as session:
+        info = session.post(
+            f"{sb.adapter_url}/oauth/v2/private-apps/get/access-token-info",
+            json={"tokenKey": sb.token},
+        ).json()
+    assert info["hubId"] == 777
+    assert sb.limiter.portal_id == 777  # the groupName of its 429 bodies
+
+
 def test_an_injected_clock_slides_the_windows() -> None:
     clock = Clock()
     sb = Sandbox(contacts=1, tier="free", window=10.0, clock=clock)

@@ -294,3 +294,24 @@ def test_a_delay_over_http_times_the_client_out(
     with pytest.raises(requests.ReadTimeout):
         http_session.patch(url, headers=auth, json={"properties": {"jobtitle": "CTO"}}, timeout=0.1)
     assert fake_crm.contacts["1"]["jobtitle"] == "CTO"
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [("/batch/read", None), ("/search", None), ("/batch/update", "PATCH")],
+)
+def test_a_partial_failure_aimed_at_a_request_without_inputs_is_refused(
+    path: str, method: str | None
+) -> None:
+    with pytest.raises(ValueError, match="batch create, update or upsert"):
+        FaultQueue().inject(partial=1, path=path, method=method)
+
+
+def test_a_partial_failure_passes_over_reads_to_the_next_write() -> None:
+    queue = FaultQueue()
+    queue.inject(partial=2, path="/batch/")
+    assert queue.take("POST", "/crm/v3/objects/contacts/batch/read") is None
+    assert queue.take("POST", "/crm/v3/objects/contacts/search") is None
+    taken = queue.take("POST", "/crm/v3/objects/contacts/batch/upsert")
+    assert taken is not None and taken.partial == 2
+    assert queue.take("POST", "/crm/v3/objects/contacts/batch/update") is None
