@@ -14,10 +14,11 @@ journal never holds the access token: no event carries it, and HubSpot's error m
 scrubbed of it by the transport before anything sees them.
 
 **Format.** JSON Lines, UTF-8, one record per line, each written with one ``write`` and
-followed by ``fsync``; nothing is ever rewritten. Every record has a ``record`` field:
+followed by ``fsync``; nothing is ever rewritten. Every record has a ``record`` field, and
+a ``chain`` field (below):
 
 ============  ======================================================================
-``header``    ``format`` (1), ``push_id``, ``kind`` (push, corrections, archive, undo),
+``header``    ``format`` (2), ``push_id``, ``kind`` (push, corrections, archive, undo),
               ``portal_id``, ``started_at``, ``dry_run``, ``on_conflict``, ``load_id``,
               ``of`` (the run an undo takes back)
 ``plan``      ``cells`` (row, id, property, old, new, op), ``skipped`` (the same and a
@@ -33,10 +34,29 @@ followed by ``fsync``; nothing is ever rewritten. Every record has a ``record`` 
 ``end``       the run finished: ``requests``, ``counts``
 ============  ======================================================================
 
-Values are wire strings (null: unset). A crash can leave the last line cut short; reading
-tolerates that (the line is dropped, and :func:`resume` truncates it before appending). Any
-other line that is not a record, or a record out of place, means the file was edited or
-damaged: :class:`JournalError` names the line, and nothing is resumed or undone from it.
+Values are wire strings (null: unset). A crash can leave the last line cut short (no
+newline at its end); reading tolerates that (the line is dropped, and :func:`resume`
+truncates it before appending). Any other line that is not a record, or a record out of
+place, means the file was edited or damaged: :class:`JournalError` names the line, and
+nothing is resumed or undone from it. A journal of another ``format`` is refused whole.
+
+**The chain.** A line edited into another *valid* record (a plan's new value changed, an
+outcome turned from failed into applied) would still parse, and :func:`resume` would write
+it to the CRM. So each record's ``chain`` is the SHA-256 (hex) of the previous record's
+``chain`` (64 zeros for the header: the same width, so the two parts cannot run into each
+other) followed by the record's canonical form: the record without ``chain``, as
+``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in UTF-8.
+The canonical form, not the bytes on the line, is hashed so that the chain depends on the
+record's values only, never on how a JSON writer spaced or ordered them. Reading recomputes
+the chain: the first line that does not match is named. An edited line breaks its own link;
+a deleted or inserted line breaks the link of the line after it; a resume continues the
+chain from the last whole record. Whole lines lost from the end are not noticed: the file
+reads as a run that stopped there, which is what a crash leaves, and :func:`resume` settles
+what it does not know by reading back. The chain detects accidental edits and damage (an
+editor that "fixed" a value, a bad copy or sync). It is not a signature: there is no
+secret, so whoever edits a journal on purpose can recompute the chain. That is accepted
+because the file is private (0600, on the user's machine) and whoever can write it can as
+well run hsframe with the same token; what the chain must do is let no slip go unnoticed.
 
 **Resume** (:func:`resume`) finishes a run from its plan: batches with an outcome are not
 sent again; a batch with an intent but no outcome is settled by reading back (an update
@@ -62,6 +82,7 @@ every run (:func:`hsframe.write.set_recorder`; the reason is in :mod:`hsframe.wr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -108,13 +129,19 @@ __all__ = [
     "undo",
 ]
 
-FORMAT = 1
-"""The journal format version this module writes and reads."""
+FORMAT = 2
+"""The journal format version this module writes and reads (2: records are chained)."""
 
 JOURNAL_ENV = "HSFRAME_JOURNAL_DIR"
 """The environment variable that moves the default journal directory."""
 
 _RECORDS = ("header", "plan", "checked", "intent", "outcome", "resumed", "end")
+
+_CHAIN = "chain"
+"""The field that chains each record to the one before (module docstring)."""
+
+_START = "0" * 64
+"""What the header is chained to: as wide as a SHA-256 hex digest, like every other link."""
 
 
 class JournalError(HubSpotError):
@@ -157,20 +184,42 @@ def _make_directory(directory: Path) -> None:
         os.chmod(path, 0o700)  # the umask may have taken bits away; never more than 0700
 
 
-def _line(record: Mapping[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _link(previous: str, record: Mapping[str, Any]) -> str:
+    """The chain value of ``record`` (without its own ``chain``) after ``previous``.
+
+    The canonical form sorts keys, so the value depends on what the record says, not on
+    how it was laid out on the line.
+    """
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
+
+
+def _sealed(record: Mapping[str, Any], previous: str) -> tuple[bytes, str]:
+    """The line that writes ``record`` chained to ``previous``, and its chain value."""
+    # Hash the record as a reader will parse it (tuples come back as lists, keys as
+    # strings), or a record that JSON does not round-trip exactly would fail its own check.
+    plain = json.loads(_json(record))
+    chain = _link(previous, plain)
+    return (_json({**plain, _CHAIN: chain}) + "\n").encode(), chain
 
 
 class Journal:
     """The journal of one run: a :data:`hsframe.send.Listener` that appends records.
 
     Make one with :meth:`create` (a new run) or :meth:`reopen` (to resume); it writes each
-    record with one ``write`` and syncs it to disk before returning.
+    record with one ``write`` and syncs it to disk before returning. It keeps the last
+    record's chain value to chain the next one to; events come from one thread
+    (:mod:`hsframe.send` calls listeners on the calling thread), so that needs no lock.
     """
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, chain: str = _START) -> None:
         self._path = path
         self._fd = fd
+        self._chain = chain
 
     @property
     def path(self) -> Path:
@@ -207,23 +256,24 @@ class Journal:
     @classmethod
     def reopen(cls, path: str | PathLike[str]) -> Journal:
         """Open an existing journal to append to it, first cutting off a last line that a
-        crash left half written, and record that a resume begins.
+        crash left half written, and record that a resume begins, chained to the last whole
+        record.
 
         Args:
-            path: The journal file.
+            path: The journal file, already checked by :func:`read`.
 
         Returns:
             The journal.
         """
         target = Path(path)
         fd = os.open(target, os.O_RDWR | os.O_APPEND)
-        size = os.fstat(fd).st_size
-        if size:
-            with open(target, "rb") as handle:
-                data = handle.read()
-            if not data.endswith(b"\n"):
-                os.ftruncate(fd, data.rfind(b"\n") + 1)
-        journal = cls(target, fd)
+        with open(target, "rb") as handle:
+            data = handle.read()
+        whole = data.rfind(b"\n") + 1
+        if whole < len(data):
+            os.ftruncate(fd, whole)
+        last = data[: whole - 1].rsplit(b"\n", 1)[-1] if whole else b""
+        journal = cls(target, fd, json.loads(last)[_CHAIN] if last else _START)
         journal._write({"record": "resumed", "at": send.now()})
         return journal
 
@@ -237,7 +287,8 @@ class Journal:
         self.close()
 
     def _write(self, record: Mapping[str, Any], *, sync: bool = True) -> None:
-        os.write(self._fd, _line(record))
+        line, self._chain = _sealed(record, self._chain)
+        os.write(self._fd, line)
         if sync:
             os.fsync(self._fd)
 
@@ -497,8 +548,9 @@ def read(journal: str | PathLike[str] | PushResult) -> JournalContents:
         The :class:`JournalContents`.
 
     Raises:
-        JournalError: A line (other than a half-written last one) is not a record, or the
-            records are out of order; the message names the line.
+        JournalError: A line (other than a half-written last one) is not a record, does not
+            match the chain (module docstring), or is out of order; or the journal is of
+            another format. The message names the line.
         FileNotFoundError: No such file.
 
     Example:
@@ -512,27 +564,64 @@ def read(journal: str | PathLike[str] | PushResult) -> JournalContents:
         ('archive', True, 1)
     """
     path = _path_of(journal)
+    return _parse(path, _records(path))
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The file's whole records, numbered by line, each checked against the chain."""
     data = path.read_bytes()
-    lines = data.split(b"\n")
-    complete = data.endswith(b"\n")
-    if complete:
-        lines = lines[:-1]
+    # Each record is written with its newline in one write: whatever follows the last
+    # newline is a line a crash cut short, which never happened (Journal.reopen cuts it off).
+    lines = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
     records: list[tuple[int, dict[str, Any]]] = []
+    chain = _START
     for number, raw in enumerate(lines, start=1):
-        last = number == len(lines)
-        try:
-            record = json.loads(raw.decode("utf-8"))
-            if not isinstance(record, dict) or record.get("record") not in _RECORDS:
-                raise ValueError("not a journal record")
-        except (ValueError, UnicodeDecodeError) as exc:
-            if last and not complete:
-                break  # a crash cut the last line short: it never happened
-            raise JournalError(
-                f"{path}, line {number}: {_why(exc)}; the journal was edited or damaged, "
-                "so hsframe will not resume or undo from it."
-            ) from None
+        record = _record(path, number, raw)
+        if number == 1:
+            _check_format(path, record)
+        chain = _check_link(path, number, record, chain)
         records.append((number, record))
-    return _parse(path, records)
+    return records
+
+
+def _record(path: Path, number: int, raw: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+        if not isinstance(record, dict) or record.get("record") not in _RECORDS:
+            raise ValueError("not a journal record")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JournalError(
+            f"{path}, line {number}: {_why(exc)}; the journal was edited or damaged, "
+            "so hsframe will not resume or undo from it."
+        ) from None
+    return record
+
+
+def _check_format(path: Path, first: Mapping[str, Any]) -> None:
+    """Refuse a header of another format before its chain is checked: a journal of another
+    format would fail the chain for that reason alone, and the message would mislead."""
+    found = first.get("format")
+    if first.get("record") == "header" and found != FORMAT:
+        raise JournalError(
+            f"{path}, line 1: journal format {found!r}; this hsframe reads format {FORMAT} "
+            "only, so it will not resume or undo from it.",
+            hint=(
+                f"Resume or undo it with the hsframe version that wrote format {found!r}, or "
+                "reload the contacts and compare them with what the run meant to write."
+            ),
+        )
+
+
+def _check_link(path: Path, number: int, record: Mapping[str, Any], previous: str) -> str:
+    """The record's chain value, if its ``chain`` field holds it (module docstring)."""
+    chain = _link(previous, {k: v for k, v in record.items() if k != _CHAIN})
+    if record.get(_CHAIN) != chain:
+        raise JournalError(
+            f"{path}, line {number}: its chain value does not match (the line was changed, "
+            "or a line before it removed or added); the journal was edited or damaged, so "
+            "hsframe will not resume or undo from it."
+        )
+    return chain
 
 
 def _why(exc: Exception) -> str:
@@ -545,14 +634,8 @@ def _parse(path: Path, records: Sequence[tuple[int, dict[str, Any]]]) -> Journal
     if not records or records[0][1]["record"] != "header":
         raise JournalError(f"{path}: the first line is not a journal header.")
     number, record = records[0]
-    first = record
-    if first.get("format") != FORMAT:
-        raise JournalError(
-            f"{path}, line {number}: journal format {first.get('format')!r}; this hsframe "
-            f"reads format {FORMAT}."
-        )
     try:
-        header = _header_of(first)
+        header = _header_of(record)
         plan: Plan | None = None
         events: list[Event] = []
         ended = False

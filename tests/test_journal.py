@@ -7,9 +7,10 @@ and the sandbox's ``after=True`` faults (the write happens, the answer is lost).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,33 @@ def crm_calls(sb: Sandbox) -> list[str]:
     return [r.path.rsplit("/", 1)[1] for r in sb.requests if r.path.startswith("/crm/v3/objects")]
 
 
+def chained(records: list[dict[str, Any]]) -> list[str]:
+    """The lines of ``records`` with their chain computed as hsframe.journal's docstring
+    specifies: what anyone who edits a journal on purpose can do (it is not a signature)."""
+    chain, lines = "0" * 64, []
+    for record in records:
+        body = {k: v for k, v in record.items() if k != "chain"}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        chain = hashlib.sha256((chain + canonical).encode()).hexdigest()
+        lines.append(json.dumps({**body, "chain": chain}) + "\n")
+    return lines
+
+
+def rechain(path: Path) -> None:
+    """Recompute every line's chain after an edit (a forgery, not a slip)."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(chained(records)), encoding="utf-8")
+
+
+def edit_record(path: Path, line: int, change: Callable[[dict[str, Any]], None]) -> None:
+    """Edit one record into another valid one, leaving its chain value as it was."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    record = json.loads(lines[line - 1])
+    change(record)
+    lines[line - 1] = json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+
+
 def edited(client: Client) -> pd.DataFrame:
     """250 contacts retitled (three update batches) and three new contacts (one create)."""
     df = load(client)
@@ -125,17 +153,37 @@ def test_a_half_written_last_line_is_tolerated(
     assert len(result_of(path).applied) == 2
 
 
+def test_every_record_is_chained_to_the_one_before(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Chained"
+    path = push(df, client, progress=False, journal_dir=journal_dir).journal
+    assert path is not None
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert records[0]["format"] == journal.FORMAT == 2
+    expected = [json.loads(line)["chain"] for line in chained(records)]
+    assert [r["chain"] for r in records] == expected
+
+
 @pytest.mark.parametrize(
-    ("line", "damage", "message"),
+    ("line", "damage", "forged", "message"),
     [
-        (2, lambda text: text[: len(text) // 2] + "\n", "line 2: not valid JSON"),
-        (3, lambda text: text.replace('"checked"', '"checkd"'), "line 3: not a journal record"),
-        (4, lambda text: text.replace('"inputs"', '"inputz"'), "line 4: the 'intent' record"),
-        (1, lambda text: text.replace('"format":1', '"format":9'), "line 1: journal format 9"),
+        (2, lambda text: text[: len(text) // 2] + "\n", False, "line 2: not valid JSON"),
+        (3, lambda text: text.replace('"checked"', '"checkd"'), False, "line 3: not a journal"),
+        (4, lambda text: text.replace('"inputs"', '"inputz"'), False, "line 4: its chain value"),
+        (4, lambda text: text.replace('"inputs"', '"inputz"'), True, "line 4: the 'intent' record"),
     ],
+    ids=["cut", "unknown-record", "renamed-field", "renamed-field-chain-forged"],
 )
 def test_an_edited_line_is_refused_by_number(
-    sb: Sandbox, client: Client, journal_dir: Path, line: int, damage: Any, message: str
+    sb: Sandbox,
+    client: Client,
+    journal_dir: Path,
+    line: int,
+    damage: Any,
+    forged: bool,
+    message: str,
 ) -> None:
     df = load(client)
     df.loc[df.index[:2], "jobtitle"] = "Edited"
@@ -144,10 +192,85 @@ def test_an_edited_line_is_refused_by_number(
     lines = path.read_text().splitlines(keepends=True)
     lines[line - 1] = damage(lines[line - 1])
     path.write_text("".join(lines))
+    if forged:
+        rechain(path)
     with pytest.raises(JournalError, match=message):
         read(path)
     with pytest.raises(JournalError):
         resume(path, client, progress=False)
+
+
+def _new_value(record: dict[str, Any]) -> None:
+    record["cells"][0]["new"] = "Edited by hand"
+    for batch in record["batches"]:
+        for item in batch["inputs"]:
+            item["properties"] = {k: "Edited by hand" for k in item["properties"]}
+
+
+def _applied_forgotten(record: dict[str, Any]) -> None:
+    record["inputs"][0]["applied"] = []  # undo would leave that write in place
+
+
+@pytest.mark.parametrize(
+    ("line", "change"),
+    [(2, _new_value), (5, _applied_forgotten)],
+    ids=["plan-new-value", "outcome-applied-forgotten"],
+)
+def test_a_middle_line_edited_into_another_valid_record_is_refused_by_number(
+    sb: Sandbox,
+    client: Client,
+    journal_dir: Path,
+    line: int,
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Edited"
+    path = push(df, client, progress=False, journal_dir=journal_dir).journal
+    assert path is not None
+    edit_record(path, line, change)
+    with pytest.raises(JournalError, match=f"line {line}: its chain value does not match"):
+        read(path)
+
+
+def test_a_deleted_middle_line_is_refused_at_the_line_after_it(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Deleted"
+    path = push(df, client, progress=False, journal_dir=journal_dir).journal
+    assert path is not None
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert json.loads(lines[3])["record"] == "intent"
+    del lines[3]  # the intent goes; the outcome moves up to line 4
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(JournalError, match="line 4: its chain value does not match") as caught:
+        read(path)
+    assert "edited or damaged" in str(caught.value)
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_a_journal_of_another_format_is_refused(
+    sb: Sandbox, client: Client, journal_dir: Path, version: int
+) -> None:
+    df = load(client)
+    df.loc[df.index[:2], "jobtitle"] = "Format"
+    path = push(df, client, progress=False, journal_dir=journal_dir).journal
+    assert path is not None
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    records[0]["format"] = version
+    if version == 1:  # format 1 had no chain
+        records = [{k: v for k, v in r.items() if k != "chain"} for r in records]
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    else:
+        path.write_text("".join(chained(records)), encoding="utf-8")
+    with pytest.raises(JournalError, match=f"line 1: journal format {version};") as caught:
+        read(path)
+    assert f"reads format {journal.FORMAT} only" in str(caught.value)
+    assert f"the hsframe version that wrote format {version}" in caught.value.hint
+    sb.clear_requests()
+    with pytest.raises(JournalError, match=f"journal format {version};"):
+        resume(path, client, progress=False)
+    assert not crm_calls(sb)
 
 
 # --- resume --------------------------------------------------------------------------------------
@@ -200,6 +323,39 @@ def test_resume_finishes_a_crashed_push_without_duplicates(
     assert resume(path, client, progress=False).requests == 0
 
 
+@pytest.mark.parametrize(
+    "cut",
+    ["nothing", "half a line", "a whole line but its newline"],
+)
+def test_the_chain_continues_across_a_resume(sb: Sandbox, journal_dir: Path, cut: str) -> None:
+    with connect(sb, max_concurrency=1) as client:
+        df = load(client)
+        df.loc[df.index[:150], "jobtitle"] = "Continued"
+        with pytest.raises(Crash):
+            push(
+                df, client, progress=False, journal_dir=journal_dir, listeners=[_crash_at(Sent, 1)]
+            )
+        path = the_journal(journal_dir)
+        data = path.read_bytes()
+        if cut == "half a line":
+            data += data[data[:-1].rfind(b"\n") + 1 :][:40]
+        elif cut == "a whole line but its newline":
+            data = data[:-1]  # the outcome never counted: resume settles its batch again
+        path.write_bytes(data)
+        kept = data[: data.rfind(b"\n") + 1].count(b"\n")
+        result = resume(path, client, frame=df, progress=False)
+    assert result.complete and result.ok and len(result.applied) == 150
+    contents = read(path)  # the whole file, old part and resumed part, is one chain
+    assert contents.ended
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[kept])["record"] == "resumed"  # right after the last whole record
+    after = max(n for n, line in enumerate(lines, 1) if '"record":"outcome"' in line)
+    assert after > kept  # an outcome the resume wrote
+    edit_record(path, after, _applied_forgotten)
+    with pytest.raises(JournalError, match=f"line {after}: its chain value does not match"):
+        read(path)
+
+
 def test_resume_settles_a_lost_create_by_email(sb: Sandbox, journal_dir: Path) -> None:
     with connect(sb, max_retries=0) as client:
         df = load(client)
@@ -230,6 +386,7 @@ def test_resume_refuses_another_portals_token(sb: Sandbox, journal_dir: Path) ->
     header["portal_id"] = 1
     lines[0] = json.dumps(header) + "\n"
     path.write_text("".join(lines))
+    rechain(path)  # an edit on purpose (this test's point is the portal, not the chain)
     with connect(sb) as client, pytest.raises(ConfigurationError, match="portal 1"):
         resume(path, client, progress=False)
 
@@ -260,6 +417,28 @@ def test_a_dry_run_has_nothing_to_resume(sb: Sandbox, client: Client, journal_di
 
 
 # --- undo ----------------------------------------------------------------------------------------
+
+
+def test_undo_of_an_edited_journal_is_refused_and_writes_nothing(
+    sb: Sandbox, client: Client, journal_dir: Path
+) -> None:
+    df = load(client)
+    targets = df.index[:2]
+    df.loc[targets, "jobtitle"] = "Pushed"
+    pushed = push(df, client, progress=False, journal_dir=journal_dir)
+    assert pushed.journal is not None
+
+    def older(record: dict[str, Any]) -> None:  # the value undo would write back
+        record["cells"][0]["old"] = "Edited by hand"
+
+    edit_record(pushed.journal, 2, older)
+    before = sb.contacts()
+    sb.clear_requests()
+    with pytest.raises(JournalError, match="line 2: its chain value does not match"):
+        undo(pushed, client, progress=False, journal_dir=journal_dir)
+    assert not crm_calls(sb)
+    assert sb.contacts().equals(before)
+    assert [p.name for p in journal_dir.iterdir()] == [pushed.journal.name]  # no undo journal
 
 
 def test_undo_restores_and_reports_cells_changed_since(
