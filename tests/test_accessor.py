@@ -8,7 +8,6 @@ tested in their own modules; one sandbox load here checks the whole path end to 
 
 from __future__ import annotations
 
-import doctest
 import importlib
 import importlib.util
 import uuid
@@ -20,8 +19,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import hsframe
-import hsframe.accessor as accessor_module
 from hsframe import baseline, diff, write
 from hsframe.accessor import HubSpotAccessor
 from hsframe.client import connect
@@ -241,22 +238,3 @@ def test_push_delegates_and_moves_the_baseline(sandbox: Sandbox, tmp_path: Path)
         assert df.hs.push(client, progress=False, journal_dir=tmp_path).requests == 0
     finally:
         client.close()
-
-
-# -- docs ------------------------------------------------------------------------------------
-
-
-def _examples() -> list[doctest.DocTest]:
-    tests = doctest.DocTestFinder().find(accessor_module)
-    return sorted((t for t in tests if t.examples), key=lambda t: t.name)
-
-
-@pytest.mark.parametrize("example", _examples(), ids=lambda t: t.name.rsplit(".", 1)[-1])
-def test_docstring_examples_run(example: doctest.DocTest) -> None:
-    if not hasattr(hsframe, "read_contacts"):
-        pytest.skip("hsframe/__init__.py does not export the notebook API yet")
-    if example.name.endswith(".push") and importlib.util.find_spec("hsframe.journal") is None:
-        pytest.skip("hsframe.journal has not landed yet")
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    runner.run(example)
-    assert runner.failures == 0

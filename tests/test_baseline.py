@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import pickle
 import threading
 from collections.abc import Iterator
@@ -100,6 +99,3 @@ def test_threads_can_register_at_once() -> None:
     assert len(baseline.load_ids()) == 20
 
 
-def test_docstring_examples_run() -> None:
-    failures, _ = doctest.testmod(baseline)
-    assert failures == 0

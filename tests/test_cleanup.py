@@ -3,7 +3,6 @@ an hsframe frame (metadata kept, input untouched, only fixed cells in the change
 
 from __future__ import annotations
 
-import doctest
 from collections.abc import Iterator
 
 import pandas as pd
@@ -159,6 +158,3 @@ def test_recipes_keep_the_frame_pushable(sample: pd.DataFrame) -> None:
     assert len(fixed.hs.changes()) > 100
 
 
-def test_the_docstring_examples_run() -> None:
-    failures, _ = doctest.testmod(cleanup, optionflags=doctest.ELLIPSIS)
-    assert failures == 0

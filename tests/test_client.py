@@ -3,9 +3,7 @@ sandbox) the whole stack under rotation, missing scopes, 429s, 5xx, drops and HT
 
 from __future__ import annotations
 
-import doctest
 import http.client
-import importlib
 import logging
 import threading
 import time
@@ -705,22 +703,3 @@ def test_tracebacks_and_their_locals_never_show_the_token(
 def _dropped_connection() -> Exception:
     reason = http.client.RemoteDisconnected("Remote end closed connection without response")
     return requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", reason))
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "hsframe.errors",
-        "hsframe.config",
-        "hsframe.ratelimit",
-        "hsframe.transport",
-        "hsframe.client",
-    ],
-)
-def test_docstring_examples_run(module: str) -> None:
-    """The examples in the client side's docstrings run (against the sandbox) as written."""
-    result = doctest.testmod(
-        importlib.import_module(module), optionflags=doctest.ELLIPSIS, verbose=False
-    )
-    assert result.attempted > 0
-    assert result.failed == 0

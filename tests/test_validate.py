@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import doctest
 import json
 import os
 import re
@@ -886,17 +885,6 @@ def test_scattered_edits_in_a_large_frame_are_judged_cell_by_cell() -> None:
     assert not report.ok  # "x" is no valid number, date or option
     judged = set(zip(changes["id"], changes["property"], strict=True))
     assert failing(report) <= judged
-
-
-# --- documentation ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("module", ["hsframe.validate", "hsframe.expectations"])
-def test_docstring_examples_run(module: str) -> None:
-    imported = __import__(module, fromlist=["_"])
-    result = doctest.testmod(imported, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    assert result.attempted > 0
 
 
 def test_definitions_are_not_mutated() -> None:

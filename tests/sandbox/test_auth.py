@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import re
 import uuid
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pytest
 import requests
 
-from hsframe.sandbox import auth as auth_module
 from hsframe.sandbox.adapter import BASE_URL
 from hsframe.sandbox.auth import (
     ACCOUNT_DETAILS_PATH,
@@ -27,10 +25,6 @@ READ = "crm.objects.contacts.read"
 WRITE = "crm.objects.contacts.write"
 CONTACTS = "/crm/v3/objects/contacts"
 TOKEN = re.compile(r"^pat-na1-([0-9a-f-]{36})$")
-
-
-def test_examples_run() -> None:
-    assert doctest.testmod(auth_module).failed == 0
 
 
 def test_tokens_are_private_app_tokens_each_with_its_own_app() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import logging
 import threading
 from typing import Any
 
 import pytest
 
-from hsframe.sandbox import core as core_module
 from hsframe.sandbox.core import ConnectionDropped, RequestRecord, SandboxCore
 from hsframe.sandbox.wire import Request, Response
 
@@ -25,10 +23,6 @@ def call(
         value = core.auth.token if token == "default" else token
         headers["authorization"] = f"Bearer {value}"
     return core.handle(Request(method, path, headers=headers, body=body))
-
-
-def test_examples_run() -> None:
-    assert doctest.testmod(core_module).failed == 0
 
 
 def test_an_ordinary_request_is_answered_and_logged(sandbox_core: SandboxCore) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 from typing import Any
 
 import pytest
 import requests
 
-from hsframe.sandbox import faults as faults_module
 from hsframe.sandbox.adapter import BASE_URL
 from hsframe.sandbox.core import SandboxCore
 from hsframe.sandbox.faults import Fault, FaultQueue
@@ -16,10 +14,6 @@ from hsframe.sandbox.server import SandboxServer
 
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH = f"{CONTACTS}/batch/update"
-
-
-def test_examples_run() -> None:
-    assert doctest.testmod(faults_module).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import http.client
 import socket
 import threading
@@ -12,17 +11,12 @@ from typing import Any
 
 import requests
 
-from hsframe.sandbox import server as server_module
 from hsframe.sandbox.core import SandboxCore
 from hsframe.sandbox.server import SandboxServer
 from hsframe.sandbox.wire import Request, Response
 
 CONTACTS = "/crm/v3/objects/contacts"
 SERVER_THREADS = ("hsframe-sandbox", "Thread-")  # ours are named; socketserver's are not
-
-
-def test_examples_run() -> None:
-    assert doctest.testmod(server_module).failed == 0
 
 
 def test_binds_loopback_on_a_free_port(http_server: SandboxServer) -> None:
