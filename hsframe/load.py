@@ -31,7 +31,10 @@ about 1,200 contacts a second, four times the SDK's cursor walk (``bench/README.
    round trip; a search walker's share of the search budget), rounding the upper part to
    whole pages. Walking down means the list never trails a walker going its way. The open
    top above the highest id seen is read last, upwards, by a walker with nothing else to
-   do: it picks up contacts created meanwhile.
+   do, and not before the load is :data:`INDEX_LAG` seconds old (below); it picks up
+   contacts created meanwhile. Until then the list walk does not stop where it meets
+   ground the search walkers read: if it reaches the end of the list, it has read the top
+   itself, and the top is not searched.
 3. Every page's records go into one dict keyed by id, so an overlap is a duplicate dropped,
    never a duplicate row; then the records are decoded once, column by column
    (:meth:`~hsframe.schema.Schema.decode`), into a frame sorted by id.
@@ -45,15 +48,31 @@ All properties, any URL: the list walk puts the property names in its URL only w
 fit (:meth:`~hsframe.client.Client.list_url_fits`); otherwise it walks ids only and reads
 each page's contacts with a batch read (a POST body) on the burst budget, in parallel.
 
-**What a load sees.** HubSpot's search index lags writes by a few seconds. Keyset walks
-cannot miss a contact the index holds, or return it twice, however others write meanwhile;
-the list walk reads the database itself, and where both read a contact, the list's copy
-wins. A contact written in the few seconds before the load may come back as it was before
-that write (search's view), and one *created* in those seconds is found only if the list
-walk reaches it or the index catches up before the top of the id space is read: a load is
-a snapshot taken over its own duration, as any read of a live CRM is. The conflict check
-before a push compares against the remote's current values, so a stale cell is reported,
-never overwritten.
+**What a load sees.** HubSpot's search index lags writes by a few seconds (assumed: at
+most :data:`INDEX_LAG`, 5 s). Keyset walks cannot miss a contact the index holds, or return
+it twice, however others write meanwhile; the list walk reads the database itself, and
+where both read a contact, the list's copy wins. Contacts created in the seconds before a
+load are not in the index yet, and as HubSpot hands out ids in increasing order, they hold
+the highest ids: the top of the id space. So a full load does not finish with a view of
+that top older than the lag: while the load is younger than :data:`INDEX_LAG`, the list
+walk reads on past the ground the search walkers covered, and the open top is not
+searched; then either the list reaches its end (a small portal: the whole list is read,
+and no search waits for the index) or the top is searched once the load is
+:data:`INDEX_LAG` old (a load that takes longer waits for nothing; a shorter one waits at
+most that). What is guaranteed, if the index trails by no more than
+:data:`INDEX_LAG`: every contact created before the load began (and still live) is in the
+frame. A contact created *during* the load may or may not be, as in any read of a live CRM
+that takes time. A contact updated in the seconds before the load may come back as the
+index had it before that update, unless the list walk read it; and one archived in those
+seconds may still be in the frame. The conflict check before a push compares against the
+remote's current values, so a stale cell is reported, never overwritten.
+
+With ``where``, everything comes from search, and no wait helps: a filter is matched
+against the index's values over the whole id space. A contact created or changed in the
+:data:`INDEX_LAG` seconds before the load may be missing, or match (and come back) by its
+values before the change. To be sure of such contacts, load without ``where`` and filter
+the frame. The list walk alone (``archived=True``, or ``limit`` without ``where``) reads
+the database: every contact as its page found it.
 
 Other plans: with ``where``, only search walkers (filtered; the filter groups are kept and
 the id range is added to each). With ``archived=True``, the list walk alone (search never
@@ -86,7 +105,7 @@ from hsframe.errors import (
 )
 from hsframe.schema import Schema
 
-__all__ = ["DEFAULT_PROPERTIES", "read_contacts"]
+__all__ = ["DEFAULT_PROPERTIES", "INDEX_LAG", "read_contacts"]
 
 DEFAULT_PROPERTIES = (
     "createdate",
@@ -109,6 +128,16 @@ SEARCH_WALKERS = 3
 
 MIN_SPLIT = 2 * SEARCH_LIMIT
 """A gap estimated to hold fewer contacts than this is not shared with another walker."""
+
+INDEX_LAG = 5.0
+"""Seconds HubSpot's search index is assumed to trail writes by, at most.
+
+HubSpot's search documentation says that new or updated records may take "a few moments"
+to appear in search (hubspot-api.md §1.5), so a search can miss a contact created just
+before it. A full load keeps its list walk going, or holds back its search of the top of
+the id space, until it is this old (the module docstring's "What a load sees"). A constant
+rather than a ``read_contacts`` argument: it describes HubSpot, not a load.
+"""
 
 ID = "hs_object_id"
 
@@ -166,10 +195,16 @@ def read_contacts(
 ) -> pd.DataFrame:
     """Load contacts into a DataFrame: one typed column per property, indexed by id.
 
-    The plan, and what a load can and cannot see of writes made during it, are in this
-    module's docstring: in short, pages are fetched concurrently on both of HubSpot's
-    budgets (list and search), inside the client's rate budget, and each contact lands in
-    the frame once.
+    The plan, and what a load can and cannot see of writes made just before or during it,
+    are in this module's docstring: in short, pages are fetched concurrently on both of
+    HubSpot's budgets (list and search), inside the client's rate budget, and each contact
+    lands in the frame once. Every contact created before the load began is in the frame,
+    as long as HubSpot's search index trails writes by at most :data:`INDEX_LAG` (5 s): a
+    load quicker than that either reads the whole list or waits for the index before it
+    searches the top of the id space. With ``where`` there is no such guarantee: search
+    alone reads, so a contact created or changed in the seconds before the load may be
+    missing, or matched by its old values; load without ``where`` and filter the frame to
+    be sure.
 
     Args:
         client: The connection; None uses the session's default (``hs.connect()``).
@@ -323,6 +358,8 @@ class _Estimate:
         high: The highest id (None if nothing matches).
         total: How many contacts match.
         latency: Seconds the probes took (one round trip).
+        began: When the probes were sent (``time.monotonic()``): the moment the load's
+            view of the search index dates from.
         top_ids: The highest ids (up to a page): all the matching ids from their lowest to
             ``high``.
         bottom_ids: The lowest ids (up to a page): all the ids from the bottom to their
@@ -336,6 +373,7 @@ class _Estimate:
     high: int | None
     total: int
     latency: float
+    began: float
     top_ids: tuple[int, ...] = ()
     bottom_ids: tuple[int, ...] = ()
     list_after: str | None = None
@@ -385,12 +423,15 @@ def _probe(client: Client, groups: list[dict[str, Any]]) -> _Estimate:
     from_list = not groups
     if from_list and bottom_ids != sorted(bottom_ids):
         # The list is not in id order after all: its first page says nothing of the bottom.
-        return _Estimate(None, top_ids[-1] if top_ids else None, top.total or 0, latency, top_ids)
+        return _Estimate(
+            None, top_ids[-1] if top_ids else None, top.total or 0, latency, began, top_ids
+        )
     return _Estimate(
         low=bottom_ids[0] if bottom_ids else (top_ids[0] if top_ids else None),
         high=top_ids[-1] if top_ids else None,
         total=top.total or 0,
         latency=latency,
+        began=began,
         top_ids=top_ids,
         bottom_ids=tuple(bottom_ids),
         list_after=bottom.after if from_list else None,
@@ -683,6 +724,12 @@ class _Scan:
     (from its top), else one it splits, walking down the lower part, sized so that both
     parts finish together given the walkers' speeds. The open top is read last, upwards,
     by a walker with nothing else to do.
+
+    Against the index lag (:data:`INDEX_LAG`), while the load is younger than it, the list
+    walk reads on past ground the search walkers covered (its copies win), and a search
+    walker does not read the open top: either the list reaches its end, which closes the
+    top, or the top is read once the index holds every contact created before the load.
+    With no list walk (a ``where``), the top is read without waiting.
     """
 
     client: Client
@@ -697,6 +744,11 @@ class _Scan:
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
     searchers: int = 0
+    changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Wakes the walker waiting to read the open top, when the list closes it or on a stop.
+        self.changed = threading.Condition(self.lock)
 
     def run(self) -> None:
         """Walk until every gap is closed; raise the first error any walker met."""
@@ -736,7 +788,7 @@ class _Scan:
                 for future in futures:
                     future.result()
             except BaseException:
-                self.stop.set()  # e.g. KeyboardInterrupt: walkers finish their request, stop
+                self._halt()  # e.g. KeyboardInterrupt: walkers finish their request, stop
                 raise
         if self.errors:
             raise self.errors[0]
@@ -773,7 +825,18 @@ class _Scan:
         except BaseException as exc:
             with self.lock:
                 self.errors.append(exc)
+            self._halt()
+
+    def _halt(self) -> None:
+        """Tell every walker to stop after its request (and wake one waiting for the top)."""
+        with self.lock:
             self.stop.set()
+            self.changed.notify_all()
+
+    def _lag_left(self) -> float:
+        """Seconds until the load is :data:`INDEX_LAG` old; until then, the search index may
+        lack contacts created just before it began."""
+        return self.estimate.began + INDEX_LAG - time.monotonic()
 
     # -- the list walker
 
@@ -793,8 +856,8 @@ class _Scan:
                         return  # the search walkers have read everything else
                     if trusted:
                         role = self.roles.get("list")
-                        if role is None or role[0].closed:
-                            return
+                        if (role is None or role[0].closed) and self._lag_left() <= 0:
+                            return  # met the search walkers (while young: read on, see _Scan)
                         if ids and (ids != sorted(ids) or ids[0] <= high):
                             # Not in id order after all: what the list has covered is
                             # unknown, so its gap goes to the search walkers, and the list
@@ -805,7 +868,8 @@ class _Scan:
                             high = ids[-1]
                             self._cover(-1, high + 1)
                     if page.after is None:
-                        self._cover(-1, None)  # the whole list is read
+                        self._cover(-1, None)  # the whole list is read, the open top too
+                        self.changed.notify_all()
                         return
 
     # -- search walkers
@@ -820,6 +884,13 @@ class _Scan:
                     if role is None:
                         return
                 gap, direction = role
+                if gap.hi is None and self.use_list:
+                    wait = self._lag_left()
+                    if wait > 0:
+                        # The open top: not before the index holds every contact created
+                        # before the load began, unless the list reaches its end first.
+                        self.changed.wait(wait)
+                        continue
                 if (
                     direction == "down"
                     and gap.up is not None
@@ -875,8 +946,9 @@ class _Scan:
         return self._take_top(me)
 
     def _take_top(self, me: str) -> tuple[_Gap, Direction] | None:
-        """The open top, read upwards near the end of the load, so that contacts created
-        just before it began have had the most time to reach the search index."""
+        """The open top, read upwards near the end of the load (with a list walk, not
+        before the load is :data:`INDEX_LAG` old), so that contacts created just before it
+        began have reached the search index."""
         for gap in self.gaps:
             if gap.hi is None and not gap.closed and gap.up is None:
                 gap.up = me

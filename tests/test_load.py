@@ -452,7 +452,8 @@ def test_no_warnings_on_a_plain_load(client: Client) -> None:
 
 
 def test_cover_closes_and_shrinks_gaps(client: Client) -> None:
-    scan = _Scan(client, [], [], _Collector(None), _Estimate(100, 5000, 4901, 0.1), True)
+    estimate = _Estimate(100, 5000, 4901, 0.1, began=0.0)
+    scan = _Scan(client, [], [], _Collector(None), estimate, True)
     scan.gaps = [_Gap(lo=99, hi=3000), _Gap(lo=2000, hi=None)]
 
     def spans() -> list[tuple[int, int | None]]:
@@ -470,3 +471,119 @@ def test_cover_closes_and_shrinks_gaps(client: Client) -> None:
     assert spans() == [(1499, 2000)]
     scan._cover(-1, None)
     assert spans() == []
+
+
+# -- the index lag: contacts created just before a load ----------------------------------------
+
+
+class Recorder(Client):
+    """A client that keeps, in the order their answers came, the ids each list page gave and
+    each search's body and the ids it found (the sandbox's own log holds no bodies)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists: list[list[int]] = []
+        self.searches: list[tuple[dict[str, Any], list[int]]] = []
+        self._lock = threading.Lock()
+
+    def list_page(self, properties: Any, **kwargs: Any) -> Page:
+        page = super().list_page(properties, **kwargs)
+        with self._lock:
+            self.lists.append([int(r["id"]) for r in page.results])
+        return page
+
+    def search_page(self, body: Any) -> Page:
+        page = super().search_page(body)
+        with self._lock:
+            self.searches.append((dict(body), [int(r["id"]) for r in page.results]))
+        return page
+
+    def listed(self) -> set[int]:
+        return {i for ids in self.lists for i in ids}
+
+    def found_in_open_top(self) -> set[int]:
+        """Ids found by searches of the open top: ids above a bound, upwards, no ceiling."""
+        return {
+            i
+            for body, ids in self.searches
+            if body["sorts"][0]["direction"] == "ASCENDING"
+            and not any(f["operator"] == "LT" for g in body["filterGroups"] for f in g["filters"])
+            for i in ids
+        }
+
+
+def create_fresh(sb: Sandbox, count: int = 5) -> set[int]:
+    """Contacts created now, just before a load: not in a lagging search index yet."""
+    with client_for(sb) as writer:
+        created = writer.batch_create(
+            [{"properties": {"email": f"fresh{i}@example.com"}} for i in range(count)]
+        )
+    return {int(r["id"]) for r in created.results}
+
+
+def list_pages(sb: Sandbox) -> int:
+    return sum(1 for r in sb.requests if r.method == "GET" and r.path == "/crm/v3/objects/contacts")
+
+
+def slow_portal(lag: float = 0.0) -> Sandbox:
+    """6,000 contacts at 50 ms a request: the list walk (61 pages, one after another) needs
+    3 s at least, so it cannot reach the top of the id space in the tests' INDEX_LAG."""
+    return Sandbox(
+        contacts=6_000, window=WINDOW, latency=0.05, settings=CrmSettings(search_index_lag=lag)
+    )
+
+
+class LongRecorder(Recorder, LongNames):
+    """A recorder whose list walk reads ids only (and their contacts by batch read)."""
+
+
+@pytest.mark.parametrize("cls", [Recorder, LongRecorder], ids=["inline", "long-url"])
+def test_a_small_portal_is_read_whole_by_the_list_and_waits_for_nothing(
+    cls: type[Recorder],
+) -> None:
+    sb = Sandbox(contacts=450, window=WINDOW, settings=CrmSettings(search_index_lag=3.0))
+    created = create_fresh(sb)
+    sb.clear_requests()
+    with client_for(sb, cls) as client:
+        frame = load(client, properties=["email"])
+    assert set(frame.index.tolist()) == {int(i) for i in sb.contacts().index}
+    assert created <= set(frame.index.tolist())
+    # The list walk read on to its end, past the search walkers' ground: that closed the
+    # top of the id space, which was never searched, so the load did not wait for the index.
+    assert created <= client.listed()
+    assert not client.found_in_open_top()
+    assert list_pages(sb) == 5
+    assert 429 not in [r.status for r in sb.requests]
+
+
+def test_a_load_quicker_than_the_lag_searches_the_top_once_the_index_holds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("hsframe.load.INDEX_LAG", 1.5)
+    sb = slow_portal(lag=1.0)
+    created = create_fresh(sb)
+    sb.clear_requests()
+    with client_for(sb, Recorder) as client:
+        frame = load(client, properties=["email"])
+    assert set(frame.index.tolist()) == {int(i) for i in sb.contacts().index}
+    probe, found = client.searches[0]
+    assert probe["sorts"][0]["direction"] == "DESCENDING"
+    assert not created & set(found)  # the index lagged when the load began
+    assert not created & client.listed()  # the list walk did not get that far
+    # Found by the search of the open top: it was answered from an index that held
+    # contacts created just before the load, so it was sent after the index's lag.
+    assert created <= client.found_in_open_top()
+    assert list_pages(sb) < 61
+    assert 429 not in [r.status for r in sb.requests]
+
+
+def test_once_older_than_the_lag_the_list_walk_stops_at_covered_ground(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("hsframe.load.INDEX_LAG", 0.0)
+    sb = slow_portal()
+    with client_for(sb) as client:
+        frame = load(client, properties=["email"])
+    assert len(frame) == 6_000 and frame.index.is_unique
+    assert list_pages(sb) < 60  # the search walkers read the rest
+    assert 429 not in [r.status for r in sb.requests]

@@ -349,14 +349,7 @@ REDUCED = {
 """The reduced form's cells besides every fault on push and resume."""
 
 
-KNOWN_BUGS = {
-    ("load", "index-lag"): (
-        "BUG (hsframe/load.py, the scan): contacts created a few seconds before a load are "
-        "missing from the frame when search's index lags, because the open top of the id "
-        "space is read only by search; the list walk, which reads the database, stops where "
-        "the search walkers began. Expected: every live contact in the frame."
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 """Cells that fail because of a bug in the product, reported to be fixed: strict xfail."""
 
 
