@@ -41,58 +41,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from remote import TIER, WINDOW, RemoteSandbox
+
 LATENCY = 0.3
 """Seconds the sandbox takes per request (a realistic HubSpot round trip)."""
 
-TIER = "professional"
 BURST_PER_WINDOW = 190
-BURST_WINDOW = 10.0
 SEARCH_PER_SECOND = 5
 LIST_PAGE = 100
 SEARCH_PAGE = 200
-RATE_BOUND = BURST_PER_WINDOW / BURST_WINDOW * LIST_PAGE + SEARCH_PER_SECOND * SEARCH_PAGE
+RATE_BOUND = BURST_PER_WINDOW / WINDOW * LIST_PAGE + SEARCH_PER_SECOND * SEARCH_PAGE
 """Contacts per second the Professional tier's budgets allow: 1,900 + 1,000."""
-
-
-# -- the sandbox, in its own process -------------------------------------------------------------
-
-
-def _serve(conn: Connection, contacts: int, latency: float) -> None:
-    """Serve a fresh sandbox until told to stop; answer requests for its request log."""
-    from hsframe.sandbox import Sandbox
-
-    with Sandbox(contacts=contacts, tier=TIER, latency=latency, window=BURST_WINDOW) as sb:
-        conn.send((sb.url, sb.token))
-        while True:
-            command = conn.recv()
-            if command == "log":
-                conn.send([(r.method, r.path, r.status) for r in sb.requests])
-            else:
-                return
-
-
-class RemoteSandbox:
-    """A sandbox served by a child process (``with RemoteSandbox(n, latency) as sb``)."""
-
-    def __init__(self, contacts: int, latency: float) -> None:
-        context = mp.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, contacts, latency), daemon=True)
-
-    def __enter__(self) -> RemoteSandbox:
-        self._process.start()
-        self.url, self.token = self._conn.recv()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._conn.send("stop")
-        self._process.join(timeout=30)
-
-    def log(self) -> list[tuple[str, str, int | None]]:
-        """The request log: (method, path, status) per request."""
-        self._conn.send("log")
-        log: list[tuple[str, str, int | None]] = self._conn.recv()
-        return log
 
 
 # -- the two loaders -------------------------------------------------------------------------------
@@ -219,7 +178,7 @@ def decode_cost(contacts: int, properties: int = 60) -> DecodeCost:
 def table(runs: Sequence[Run], latency: float) -> str:
     """The Markdown table for the README."""
     lines = [
-        f"Sandbox: {TIER} tier ({BURST_PER_WINDOW} requests per {BURST_WINDOW:g} s, search "
+        f"Sandbox: {TIER} tier ({BURST_PER_WINDOW} requests per {WINDOW:g} s, search "
         f"{SEARCH_PER_SECOND}/s), {latency * 1000:.0f} ms per request. Rate-limit bound: "
         f"{RATE_BOUND:,.0f} contacts/s.",
         "",

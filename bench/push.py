@@ -46,75 +46,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from remote import TIER, WINDOW, RemoteSandbox
+
 LATENCY = 0.3
 """Seconds the sandbox takes per request (a realistic HubSpot round trip)."""
-
-TIER = "professional"
-WINDOW = 10.0
-
-
-# -- the sandbox, in its own process -------------------------------------------------------------
-
-
-def _serve(conn: Connection, contacts: int) -> None:
-    """Serve a sandbox until told to stop; answer for its log, its latency, its store."""
-    from hsframe.sandbox import Sandbox
-
-    with Sandbox(contacts=contacts, tier=TIER, window=WINDOW) as sb:
-        conn.send((sb.url, sb.token))
-        while True:
-            command, argument = conn.recv()
-            if command == "log":
-                conn.send([(r.method, r.path, r.status) for r in sb.requests])
-            elif command == "clear":
-                sb.clear_requests()
-                conn.send(None)
-            elif command == "latency":
-                sb.latency = argument
-                conn.send(None)
-            elif command == "values":
-                column = sb.contacts()[argument]
-                conn.send({int(i): v for i, v in column.items()})
-            else:
-                return
-
-
-class RemoteSandbox:
-    """A sandbox served by a child process (``with RemoteSandbox(n) as sb``)."""
-
-    def __init__(self, contacts: int) -> None:
-        context = mp.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, contacts), daemon=True)
-
-    def __enter__(self) -> RemoteSandbox:
-        self._process.start()
-        self.url, self.token = self._conn.recv()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._conn.send(("stop", None))
-        self._process.join(timeout=30)
-
-    def _ask(self, command: str, argument: Any = None) -> Any:
-        self._conn.send((command, argument))
-        return self._conn.recv()
-
-    def log(self) -> list[tuple[str, str, int | None]]:
-        """The request log since the last :meth:`clear`: (method, path, status)."""
-        log: list[tuple[str, str, int | None]] = self._ask("log")
-        return log
-
-    def clear(self) -> None:
-        self._ask("clear")
-
-    def set_latency(self, seconds: float) -> None:
-        self._ask("latency", seconds)
-
-    def values(self, name: str) -> dict[int, Any]:
-        """One property of every stored contact (what was really written)."""
-        values: dict[int, Any] = self._ask("values", name)
-        return values
 
 
 # -- the three writers -----------------------------------------------------------------------------
