@@ -29,14 +29,15 @@ to write and say so. ``resume`` finishes a run that was already approved and doe
 **CSV files.** ``apply`` reads UTF-8, with or without a byte-order mark; a file that is not
 UTF-8 is read as Windows-1252 (a superset of Latin-1, what spreadsheets on Windows save),
 with a warning. Commas, semicolons or tabs separate fields (from the header line). An empty
-cell is not a correction (the property is left alone). Cells starting with ``=``, ``+``,
-``-`` or ``@`` are data (``+44 20 7946 0958`` is a phone number), except that a leading
-``'`` before one of those characters is removed: that is the guard ``pull`` adds. ``pull``
-writes CSV cells as HubSpot's wire strings (the samples' format, so a pulled file can be
-applied back) and, because spreadsheets run cells starting with ``=``, ``+``, ``-``, ``@``,
-tab or carriage return as formulas, prefixes such text cells with ``'`` (``--raw-csv``
-writes them as they are, for programs). Files ``pull`` writes hold personal data and are
-created readable by their owner only (mode 0600).
+cell is not a correction (the property is left alone). Errors and tables name a row by its
+line in the file (the header is line 1), not by its position in a frame. Cells starting
+with ``=``, ``+``, ``-`` or ``@`` are data (``+44 20 7946 0958`` is a phone number), except
+that a leading ``'`` before one of those characters is removed: that is the guard ``pull``
+adds. ``pull`` writes CSV cells as HubSpot's wire strings (the samples' format, so a pulled
+file can be applied back) and, because spreadsheets run cells starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return as formulas, prefixes such text cells with ``'``
+(``--raw-csv`` writes them as they are, for programs). Files ``pull`` writes hold personal
+data and are created readable by their owner only (mode 0600).
 
 **Exit status** (also in ``hsframe --help``):
 
@@ -99,6 +100,7 @@ from hsframe.widgets.token_model import (
     TokenResult,
 )
 from hsframe.write import (
+    CorrectionKeyError,
     InvalidEditsError,
     PushInterruptedError,
     PushResult,
@@ -197,8 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"`hsframe resume {error.result.journal}`" if error.result.journal else "a new run"
         _error(f"{error.message} {error.cause.hint} Then finish the run with {where}.")
         return _status_of(error.cause)
-    except InvalidEditsError as error:
-        _error(f"{error.message} Fix them, or pass --on-invalid skip to write the rest.")
+    except InvalidEditsError as error:  # its message counts frame rows; a file has lines
+        cells = len(error.report.failures)
+        _error(
+            f"{cells:,} invalid cell{'s' * (cells != 1)}, so nothing was written. Fix them, or "
+            "pass --on-invalid skip to write the rest."
+        )
         return EXIT_FAILED
     except HubSpotError as error:
         _error(_flat(str(error)))
@@ -997,16 +1003,20 @@ def _apply(args: argparse.Namespace) -> int:
             f"{args.key})\nPortal: {info.portal_id} ({client.settings.token.masked}, {source})",
             file=out,
         )
-        preview = apply_corrections(
-            frame,
-            key=args.key,
-            client=client,
-            dry_run=True,
-            on_invalid="skip",
-            on_conflict=args.on_conflict,
-            progress=False,
-            journal_dir=args.journal_dir,
-        )
+        try:
+            preview = apply_corrections(
+                frame,
+                key=args.key,
+                client=client,
+                dry_run=True,
+                on_invalid="skip",
+                on_conflict=args.on_conflict,
+                progress=False,
+                journal_dir=args.journal_dir,
+            )
+        except CorrectionKeyError as error:  # it names positions; a file has lines
+            message = error.describe(corrections.lines, args.csv)
+            raise UsageError(f"{message} {error.hint}") from None
         invalid = _show_preview(preview, corrections.lines)
         if invalid and args.on_invalid == "raise":
             _error(

@@ -83,6 +83,15 @@ MAX_BATCH = 100
 MAX_LIST_LIMIT = 100
 """Most records HubSpot returns in one list page."""
 
+MAX_SEARCH_LIMIT = 200
+"""Most records HubSpot returns in one search page."""
+
+MAX_SEARCH_GROUPS = 5
+"""Most filter groups HubSpot accepts in one search (they are ORed)."""
+
+MAX_SEARCH_RESULTS = 10_000
+"""Most results one search query can page through; past it HubSpot answers 400."""
+
 MAX_URL_BYTES = 8000
 """Longest URL hsframe sends; longer property lists go in POST bodies."""
 

@@ -96,7 +96,14 @@ from typing import Any, Literal
 import pandas as pd
 
 from hsframe import baseline
-from hsframe.client import Client, Page, default_client
+from hsframe.client import (
+    MAX_BATCH,
+    MAX_LIST_LIMIT,
+    MAX_SEARCH_LIMIT,
+    Client,
+    Page,
+    default_client,
+)
 from hsframe.errors import (
     AuthenticationError,
     HubSpotError,
@@ -117,16 +124,10 @@ DEFAULT_PROPERTIES = (
 )
 """What ``properties="default"`` loads: the properties HubSpot returns when none are named."""
 
-SEARCH_LIMIT = 200
-"""Records per search page (HubSpot's maximum)."""
-
-LIST_LIMIT = 100
-"""Records per list page and ids per batch read (HubSpot's maxima)."""
-
 SEARCH_WALKERS = 3
 """Search walkers at most: enough to keep 5 searches a second in flight at ~0.5 s each."""
 
-MIN_SPLIT = 2 * SEARCH_LIMIT
+MIN_SPLIT = 2 * MAX_SEARCH_LIMIT
 """A gap estimated to hold fewer contacts than this is not shared with another walker."""
 
 INDEX_LAG = 5.0
@@ -412,7 +413,7 @@ def _probe(client: Client, groups: list[dict[str, Any]]) -> _Estimate:
     def lowest() -> Page:
         if groups:
             return client.search_page(_probe_body(groups, "ASCENDING"))
-        return client.list_page([ID], limit=LIST_LIMIT)
+        return client.list_page([ID], limit=MAX_LIST_LIMIT)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hsframe-probe") as pool:
         top_future, bottom_future = pool.submit(highest), pool.submit(lowest)
@@ -444,7 +445,7 @@ def _probe_body(groups: list[dict[str, Any]], direction: str) -> dict[str, Any]:
         "filterGroups": groups,
         "sorts": [{"propertyName": ID, "direction": direction}],
         "properties": [ID],
-        "limit": SEARCH_LIMIT,
+        "limit": MAX_SEARCH_LIMIT,
     }
 
 
@@ -628,7 +629,7 @@ def _walk_search(
     while len(collector) < limit:
         page = client.search_page(_search_body(groups, names, lo, None, "up"))
         collector.add(page.results, from_list=False)
-        if len(page.results) < SEARCH_LIMIT:
+        if len(page.results) < MAX_SEARCH_LIMIT:
             return
         lo = max(int(r["id"]) for r in page.results)
 
@@ -776,8 +777,8 @@ class _Scan:
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="hsframe-read") as reads,
         ):
             futures = [
-                reads.submit(self._guard, self._read, known[i : i + LIST_LIMIT])
-                for i in range(0, len(known), LIST_LIMIT)
+                reads.submit(self._guard, self._read, known[i : i + MAX_BATCH])
+                for i in range(0, len(known), MAX_BATCH)
             ]
             futures += [
                 pool.submit(self._guard, self._search, f"search-{i}") for i in range(self.searchers)
@@ -815,9 +816,9 @@ class _Scan:
             return 0.0
         latency = max(self.estimate.latency, 0.01)
         if walker == "list":
-            return LIST_LIMIT / latency
+            return MAX_LIST_LIMIT / latency
         # Search walkers share 5 requests a second.
-        return min(SEARCH_LIMIT / latency, 5 * SEARCH_LIMIT / max(1, self.searchers))
+        return min(MAX_SEARCH_LIMIT / latency, 5 * MAX_SEARCH_LIMIT / max(1, self.searchers))
 
     def _guard(self, walker: Callable[..., None], *args: Any) -> None:
         try:
@@ -894,7 +895,7 @@ class _Scan:
                 if (
                     direction == "down"
                     and gap.up is not None
-                    and self.estimate.count(gap.lo, gap.hi) <= LIST_LIMIT
+                    and self.estimate.count(gap.lo, gap.hi) <= MAX_LIST_LIMIT
                 ):
                     # The list walk finishes this in one page; meeting it costs a page.
                     self._release(me)
@@ -904,7 +905,7 @@ class _Scan:
             self.collector.add(page.results, from_list=False)
             ids = [int(r["id"]) for r in page.results]
             with self.lock:
-                if len(ids) < SEARCH_LIMIT:
+                if len(ids) < MAX_SEARCH_LIMIT:
                     self._cover(lo, hi)
                 elif direction == "up":
                     self._cover(lo, max(ids) + 1)
@@ -971,8 +972,8 @@ class _Scan:
         # page rather than a short one.
         density = self.estimate.density()
         if density > 0:
-            pages = max(1, round(self.estimate.count(cut, gap.hi) / SEARCH_LIMIT))
-            cut = gap.hi - 1 - round(pages * SEARCH_LIMIT / density)
+            pages = max(1, round(self.estimate.count(cut, gap.hi) / MAX_SEARCH_LIMIT))
+            cut = gap.hi - 1 - round(pages * MAX_SEARCH_LIMIT / density)
         if not low < cut < top - 1:
             return None
         above = _Gap(lo=cut, hi=gap.hi, down=gap.down)
@@ -1035,5 +1036,5 @@ def _search_body(
             {"propertyName": ID, "direction": "ASCENDING" if direction == "up" else "DESCENDING"}
         ],
         "properties": names,
-        "limit": SEARCH_LIMIT,
+        "limit": MAX_SEARCH_LIMIT,
     }

@@ -62,7 +62,8 @@ Decisions, and why:
 * **Bad wire values** (a number property holding ``"n/a"``, possible in imported data) decode
   to NA with a :class:`CodecWarning` naming the column and examples; one stray value never
   fails a load. User values that cannot be encoded raise :class:`CodecError` naming the
-  column, the row and the value: they would be sent to a production CRM.
+  column, the contact (or the row, for a new contact) and the value: they would be sent to
+  a production CRM.
 
 Decoding builds columns, not rows: the records are handed to pyarrow once, as a struct
 array, and every column is parsed by vectorised Arrow kernels. 100,000 contacts x 60
@@ -109,6 +110,9 @@ Kind: TypeAlias = Literal[
 
 Dtype: TypeAlias = "pd.api.extensions.ExtensionDtype | np.dtype[Any]"
 
+Noun: TypeAlias = Literal["contact", "row", "label"]
+"""What the labels a :class:`CodecError` names are: contact ids, positions, other labels."""
+
 STRING = pd.StringDtype(storage="pyarrow")
 """Text columns: pyarrow-backed, missing values are ``pd.NA``."""
 FLOAT = pd.Float64Dtype()
@@ -140,36 +144,71 @@ class CodecError(HubSpotError, ValueError):
     :meth:`Schema.wire_for_write`. It sits under :class:`~hsframe.errors.HubSpotError`
     (one tree: catching that catches this) and is a ``ValueError``, as pandas users expect.
 
+    The message names each cell by what its label is, so that "row" always means a
+    position: ``contact 1004`` for an hsframe frame's index (contact ids), ``row 3`` for
+    positions (the diff labels new contacts so, as they have no id yet), ``index label 'x'``
+    for any other index. :meth:`Schema.encode` decides which from the index.
+
     Args:
         column: The property name.
-        problems: ``(row label, value, reason)`` for each offending cell.
+        problems: ``(label, value, reason)`` for each offending cell.
+        noun: What the labels are: ``"contact"`` (contact ids), ``"row"`` (positions, from
+            0) or ``"label"`` (other index labels).
 
     Attributes:
         column: The property name.
-        problems: ``(row label, value, reason)`` for each offending cell (the row label is
-            None for a single value).
+        problems: ``(label, value, reason)`` for each offending cell (the label is None
+            for a single value).
+        noun: See Args.
 
     Example:
         >>> print(CodecError("score", [(7, "n/a", "not a number")]))
         column 'score': cannot encode row 7: 'n/a' (not a number)
         Fix these values (the reason says how), or drop the edit, and try again.
+        >>> CodecError("score", [(1004, "n/a", "not a number")], noun="contact").message
+        "column 'score': cannot encode contact 1004: 'n/a' (not a number)"
     """
 
     default_hint = "Fix these values (the reason says how), or drop the edit, and try again."
 
-    def __init__(self, column: str, problems: Sequence[tuple[Any, Any, str]]) -> None:
+    def __init__(
+        self, column: str, problems: Sequence[tuple[Any, Any, str]], *, noun: Noun = "row"
+    ) -> None:
         self.column = column
+        self.noun = noun
         self.problems = [
             (label.item() if isinstance(label, np.generic) else label, value, reason)
             for label, value, reason in problems
         ]
         shown = "; ".join(
-            (f"row {label!r}: " if label is not None else "") + f"{value!r} ({reason})"
+            (f"{_cell_name(noun, label)}: " if label is not None else "") + f"{value!r} ({reason})"
             for label, value, reason in self.problems[:_MAX_EXAMPLES]
         )
         more = len(self.problems) - _MAX_EXAMPLES
         tail = f"; and {more} more" if more > 0 else ""
         super().__init__(f"column {column!r}: cannot encode {shown}{tail}")
+
+
+def _cell_name(noun: Noun, label: Any) -> str:
+    """``contact 1004``, ``row 3`` or ``index label 'x'``."""
+    if noun == "label":
+        return f"index label {label!r}"
+    if noun == "contact" and (label is pd.NA or (isinstance(label, float) and label != label)):
+        return "a new contact (no id yet)"
+    return f"{noun} {label}"
+
+
+def _noun_of(index: pd.Index) -> Noun:
+    """What the labels of an index to encode are: an hsframe frame's index holds contact ids
+    (named ``id``); the diff labels new contacts by position (named ``row``), and a default
+    index is positions too."""
+    if index.name == "id":
+        return "contact"
+    if index.name == "row":
+        return "row"
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return "row"
+    return "label"
 
 
 class CodecWarning(UserWarning):
@@ -771,7 +810,7 @@ def _encode_objects(prop: _Property, series: pd.Series) -> pa.Array:
             problems.append((label, value, str(exc)))
             out.append(None)
     if problems:
-        raise CodecError(prop.name, problems)
+        raise CodecError(prop.name, problems, noun=_noun_of(series.index))
     return pa.array(out, type=pa.string())
 
 
@@ -779,7 +818,7 @@ def _raise_for(prop: _Property, series: pd.Series, mask: Any, reason: str) -> No
     """Raise a :class:`CodecError` for the cells of ``series`` where ``mask`` is true."""
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
     problems = [(series.index[i], series.iloc[i], reason) for i in positions]
-    raise CodecError(prop.name, problems)
+    raise CodecError(prop.name, problems, noun=_noun_of(series.index))
 
 
 def _is_na(value: Any) -> bool:

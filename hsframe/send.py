@@ -8,6 +8,8 @@ sends the batches on a small thread pool, maps each answer to its inputs by id o
 (:func:`outcome_of`, pure), verifies every written value, and settles batches whose answer
 was lost. It lives apart from the planning and the result so that this part, the one with
 threads and retries, can be read and tested on its own; the journal resumes runs with it.
+:func:`~hsframe.write.apply_corrections` finds its contacts with it too: by batch read, then
+by search for emails stored with spaces around them (:meth:`Sender.search_emails`).
 
 **Outcomes that were lost.** HubSpot can apply a write and the answer can still be lost (a
 dropped connection, a 5xx after the fact). Updates, upserts and archives are retried by the
@@ -38,7 +40,13 @@ from typing import Any, Literal, TypeAlias
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hsframe.client import BatchResult, Client
+from hsframe.client import (
+    MAX_SEARCH_GROUPS,
+    MAX_SEARCH_LIMIT,
+    MAX_SEARCH_RESULTS,
+    BatchResult,
+    Client,
+)
 from hsframe.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -569,12 +577,73 @@ class Sender:
             for answer in pool.map(one, pieces):
                 for record in answer.results:
                     if by_email:
-                        email = (record.get("properties") or {}).get("email")
+                        email = _email_key(record)
                         if email:
-                            found[str(email).strip().lower()] = record
+                            found[email] = record
                     else:
                         found[str(record.get("id"))] = record
         return found
+
+    def search_emails(
+        self, keys: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]] | None]:
+        """Contacts whose email, stripped and lower-cased, is one of ``keys``, found by
+        search rather than by HubSpot's exact email lookup; key → those contacts (None: too
+        many candidates to check).
+
+        One ``CONTAINS_TOKEN`` filter on ``email`` per key, each in its own filter group
+        (ORed), 5 keys per request (HubSpot's cap on groups). HubSpot matches whole tokens
+        (runs of letters and digits), so ``ann@x.com`` finds ``" ann@x.com "``, and also
+        ``ann@x.com.au``: the candidates are then compared exactly, stripped and
+        lower-cased. A search that returns a full page is followed to its next pages. One
+        that matches more than the 10,000 results a search can reach is asked again key by
+        key; a key that still does is None. Searches go one after another: search has its
+        own budget of 5 requests a second, which the transport paces, so threads would only
+        wait.
+
+        Args:
+            keys: Emails, stripped and lower-cased.
+            properties: The properties to return (``email`` is added).
+
+        Returns:
+            Every key, with the contacts that hold it (often none).
+        """
+        names = sorted(set(properties) | {"email"})
+        found: dict[str, list[dict[str, Any]] | None] = {}
+        pending = deque(list(c) for c in chunks(list(dict.fromkeys(keys)), MAX_SEARCH_GROUPS))
+        while pending:
+            group = pending.popleft()
+            records = self._search_tokens(group, names)
+            if records is None and len(group) > 1:  # too many together: one key at a time
+                pending.extendleft([key] for key in reversed(group))
+                continue
+            for key in group:
+                found[key] = (
+                    None if records is None else [r for r in records if _email_key(r) == key]
+                )
+        return found
+
+    def _search_tokens(
+        self, keys: Sequence[str], names: Sequence[str]
+    ) -> list[dict[str, Any]] | None:
+        """Every contact whose email holds all the tokens of one of ``keys`` (None: more
+        than one search can reach), in id order, each once."""
+        body = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": k}]}
+                for k in keys
+            ],
+            "properties": list(names),
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "limit": MAX_SEARCH_LIMIT,
+        }
+        records: dict[str, dict[str, Any]] = {}
+        for page in self.client.iter_search(body):
+            self._count()
+            if page.total is not None and page.total > MAX_SEARCH_RESULTS:
+                return None  # its later pages would be refused: do not start on them
+            records.update((str(r.get("id")), r) for r in page.results)
+        return list(records.values())
 
     # -- checking ------------------------------------------------------------------------
 
@@ -872,6 +941,13 @@ class Sender:
 def _checked_op(batch: Batch) -> bool:
     """Whether a batch's inputs expect values in HubSpot (updates; guarded archives)."""
     return batch.op in ("update", "archive") and any(i.before for i in batch.inputs)
+
+
+def _email_key(record: Mapping[str, Any]) -> str | None:
+    """A record's email as hsframe compares emails: stripped and lower-cased."""
+    email = (record.get("properties") or {}).get("email")
+    key = str(email).strip().lower() if email else ""
+    return key or None
 
 
 def _email_of(item: Input) -> str | None:

@@ -128,6 +128,7 @@ __all__ = [
     "ALREADY",
     "CELL_COLUMNS",
     "GONE",
+    "CorrectionKeyError",
     "InvalidEditsError",
     "Prepared",
     "PushInterruptedError",
@@ -223,7 +224,7 @@ class InvalidEditsError(ValidationError):
         ...     "expect_column_values_to_be_in_set", "'Lead' is not an option"]],
         ...     columns=["id", "row", "property", "value", "expectation", "message"])
         >>> print(InvalidEditsError(ValidationReport(failures)))
-        1 invalid cell in 1 row (rows are positions, from 0); nothing was sent.
+        1 invalid cell in 1 row (rows are frame.iloc positions); nothing was sent.
           lifecyclestage: row 0 (contact 101): 'Lead' is not an option
         Fix them (error.report.failures lists each), or pass on_invalid='skip' to send the rest.
     """
@@ -238,7 +239,7 @@ class InvalidEditsError(ValidationError):
         count = len(failures)
         message = (
             f"{count:,} invalid cell{'s' * (count != 1)} in {rows:,} row"
-            f"{'s' * (rows != 1)} (rows are positions, from 0); nothing was sent."
+            f"{'s' * (rows != 1)} (rows are frame.iloc positions); nothing was sent."
         )
         hint = None
         if frame_level:
@@ -258,6 +259,87 @@ class InvalidEditsError(ValidationError):
             errors.append({"name": None, "code": None, "message": f"... and {count - 20} more"})
         super().__init__(message, errors=errors, hint=hint)
         self.report = report
+
+
+class CorrectionKeyError(HubSpotError, ValueError):
+    """Corrections without a usable key, or two rows naming the same contact; nothing was
+    sent (not even a lookup).
+
+    The message names rows by position in the frame (``frame.iloc``);
+    :meth:`describe` names them by line in the file they were read from (the command
+    line does).
+
+    Args:
+        key: ``"email"`` or ``"id"``.
+        missing: Positions of the rows without a usable key.
+        repeated: ``(first, again, key)`` for each row that names the contact an earlier
+            row names.
+
+    Attributes:
+        key: See Args.
+        missing: See Args.
+        repeated: See Args.
+
+    Example:
+        >>> print(CorrectionKeyError("email", missing=[1, 3]))
+        2 correction rows have no usable email: rows 1, 3 (frame.iloc positions); nothing was sent.
+        Give every row a key, or drop those rows.
+        >>> CorrectionKeyError("email", missing=[1, 3]).describe([2, 3, 5, 6], "fixes.csv")
+        '2 correction rows have no usable email: lines 3, 6 of fixes.csv; nothing was sent.'
+    """
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        missing: Sequence[int] = (),
+        repeated: Sequence[tuple[int, int, str]] = (),
+    ) -> None:
+        self.key = key
+        self.missing = tuple(missing)
+        self.repeated = tuple(repeated)
+        hint = (
+            "Give every row a key, or drop those rows."
+            if self.missing
+            else "Keep one row per contact (merge their corrections into it)."
+        )
+        super().__init__(self.describe(), hint=hint)
+
+    def describe(self, lines: Sequence[int] | None = None, source: str | None = None) -> str:
+        """The message, naming rows by position, or by line of the file they came from.
+
+        Args:
+            lines: The file line of each row (``lines[position]``); None names positions.
+            source: The file's name, for the message.
+
+        Returns:
+            The message (without the hint).
+        """
+
+        def number(position: int) -> int:
+            return position if lines is None else lines[position]
+
+        noun = "row" if lines is None else "line"
+        where = " (frame.iloc positions)" if lines is None else f" of {source}" if source else ""
+        if self.missing:
+            count = len(self.missing)
+            shown = ", ".join(str(number(p)) for p in self.missing[:20])
+            shown += " ..." if count > 20 else ""
+            return (
+                f"{count} correction row{'s' * (count != 1)} {'have' if count != 1 else 'has'} "
+                f"no usable {self.key}: {noun}{'s' * (count != 1)} {shown}{where}; nothing "
+                "was sent."
+            )
+        compared = "stripped and lower-cased" if self.key == "email" else "as numbers"
+        pairs = "; ".join(
+            f"{value} in {noun}s {number(first)} and {number(again)}"
+            for first, again, value in self.repeated[:10]
+        )
+        more = f"; and {len(self.repeated) - 10} more" if len(self.repeated) > 10 else ""
+        return (
+            f"The corrections name the same contact twice ({self.key}s compared {compared}): "
+            f"{pairs}{more}{where}; nothing was sent."
+        )
 
 
 class PushInterruptedError(HubSpotError):
@@ -466,6 +548,7 @@ def tally(
         The result.
 
     Example:
+        >>> from hsframe.send import BatchOutcome, InputOutcome
         >>> header = Header("p1", "push", 1, "2024-01-01T00:00:00.000Z")
         >>> plan = Plan("p1", (Cell(0, 7, "jobtitle", "CEO", "CTO"),))
         >>> done = BatchOutcome(0, 1, "update", 200, (InputOutcome(0, 7, ("jobtitle",)),))
@@ -1188,8 +1271,25 @@ def apply_corrections(
     updated, not duplicated. With ``key="id"``, only existing contacts are corrected; ids
     HubSpot does not know are reported in ``skipped``.
 
-    Requests: one lookup per 100 rows, then as for a push (one conflict-check read and one
-    write per 100 contacts changed, one upsert per 100 new ones).
+    **Stored emails with spaces around them.** Legacy imports leave emails such as
+    ``" ann@example.com"`` in a portal. HubSpot's exact lookup by email may not find that
+    contact for the key ``ann@example.com`` (whether its email identity ignores the spaces
+    is unconfirmed), and the upsert would then create a second contact with the email. So
+    emails the lookup did not find are searched for before their rows become new contacts:
+    one ``CONTAINS_TOKEN`` filter on ``email`` per email, 5 per search (HubSpot's cap on
+    filter groups; search tokenises on punctuation, so the spaces do not matter), and the
+    candidates are kept only if their email, stripped and lower-cased, is the key. One
+    candidate is the contact: it is corrected like any other, and its email loses the
+    spaces (an update of ``email`` in the result). Several (the same email held twice with
+    different spaces) refuse the row: it is reported in ``skipped``, naming the contacts,
+    since hsframe cannot tell which one is meant; merge them in HubSpot, or key the row by
+    id. None: the row is a new contact, as above. A contact created with spaces around its
+    email a moment before the search may not be found yet (HubSpot's search index lags).
+
+    Requests: one lookup per 100 rows; with ``key="email"``, one search per 5 emails the
+    lookup did not find (more only if a search matches over 200 contacts); then as for a
+    push (one conflict-check read and one write per 100 contacts changed, one upsert per
+    100 new ones). Searches spend the search budget (5 a second), not the burst budget.
 
     Args:
         frame: The corrections: a key column (``email``, or ``id`` as a column or the
@@ -1210,7 +1310,9 @@ def apply_corrections(
         CSV read with one header line, that row is on line ``row + 2`` of the file.
 
     Raises:
-        ValueError: Rows without a key, or two rows with the same key (named by position).
+        CorrectionKeyError: Rows without a key, or two rows with the same key (named by
+            position; a ``ValueError``); nothing is sent.
+        ValueError: The frame has no key column.
         InvalidEditsError: Corrections fail validation, or hold values the codec refuses
             (``"1,200"`` for a number), with ``on_invalid="raise"``; each is listed by
             row, property and value. With ``"skip"``, their rows are left out and
@@ -1246,11 +1348,12 @@ def apply_corrections(
     encoded, refused = _encode_corrections(frame, columns, schema)
     engine_requests = 0
     found: dict[str, dict[str, Any]] = {}
+    doubts: dict[str, str] = {}
     if keys:
         lookup = Sender(client, schema, header, Plan(push_id), [])
-        found = lookup.read(list(keys.values()), columns, by_email=key == "email")
+        found, doubts = _look_up(lookup, list(keys.values()), columns, key)
         engine_requests = lookup.requests
-    cells, skips = _correction_cells(keys, columns, encoded, found, key, Canon(schema))
+    cells, skips = _correction_cells(keys, columns, encoded, found, doubts, key, Canon(schema))
     refused = [_with_contact(skip, keys[skip.row], found, key) for skip in refused]
     skips[:0] = refused
     report: ValidationReport | None = None
@@ -1274,22 +1377,56 @@ def apply_corrections(
     return replace(result, requests=result.requests + engine_requests)
 
 
+def _look_up(
+    lookup: Sender, keys: Sequence[str], columns: Sequence[str], key: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The contacts the corrections name (key → record), and the keys whose rows must be
+    refused (key → why): emails that HubSpot's exact lookup did not find are searched for
+    before their rows become new contacts (see :func:`apply_corrections`)."""
+    found = lookup.read(keys, columns, by_email=key == "email")
+    doubts: dict[str, str] = {}
+    if key != "email":
+        return found, doubts
+    unfound = [k for k in keys if k not in found]
+    for value, matches in lookup.search_emails(unfound, columns).items():
+        if matches is None:
+            doubts[value] = (
+                "HubSpot's search cannot tell whether a contact holds this email with spaces "
+                "around it (over 10,000 contacts share its words); key this row by id instead"
+            )
+        elif len(matches) == 1:
+            found[value] = matches[0]
+        elif matches:
+            *others, last = [str(m.get("id")) for m in matches]
+            doubts[value] = (
+                f"contacts {', '.join(others)} and {last} all hold this email, with different "
+                "spaces around it; merge them in HubSpot (Contacts › Actions › Merge), or key "
+                "this row by id"
+            )
+    return found, doubts
+
+
 def _correction_cells(
     keys: Mapping[int, str],
     columns: Sequence[str],
     encoded: Mapping[str, Sequence[str | None]],
     found: Mapping[str, Mapping[str, Any]],
+    doubts: Mapping[str, str],
     key: str,
     canon: Canon,
 ) -> tuple[list[Cell], list[Skip]]:
     """The differing cells of the contacts found (updates), the cells of new ones (upserts
-    by email), and the corrections of ids HubSpot does not know (skipped)."""
+    by email), and the rows that cannot be written (skipped): ids HubSpot does not know,
+    emails whose contact is in doubt (``doubts``)."""
     cells: list[Cell] = []
     skips: list[Skip] = []
     for row, value in keys.items():
         record = found.get(value)
         wanted = [(name, encoded[name][row]) for name in columns if encoded[name][row] is not None]
-        if record is None and key == "id":
+        if value in doubts:
+            for name, new in [("email", value), *wanted]:
+                skips.append(Skip(row, None, name, None, new, doubts[value]))
+        elif record is None and key == "id":
             reason = "no contact with this id in HubSpot"
             skips.extend(Skip(row, int(value), name, None, new, reason) for name, new in wanted)
         elif record is None:
@@ -1298,6 +1435,10 @@ def _correction_cells(
         else:
             contact = int_or_none(record.get("id"))
             remote = record.get("properties") or {}
+            if key == "email":
+                # Found by its email stripped: a stored email with spaces around it loses
+                # them, so that HubSpot's exact lookup finds it next time.
+                wanted.insert(0, ("email", str(remote.get("email") or value).strip()))
             for name, new in wanted:
                 old = canon(name, remote.get(name))
                 if not canon.same(name, old, new):
@@ -1402,24 +1543,16 @@ def _correction_keys(
         else:
             keys[position] = text
     if missing:
-        shown = ", ".join(str(p) for p in missing[:20]) + (" ..." if len(missing) > 20 else "")
-        raise ValueError(
-            f"{len(missing)} correction row(s) have no usable {key}: rows {shown} "
-            "(positions, from 0); give every row a key or drop those rows"
-        )
+        raise CorrectionKeyError(key, missing=missing)
     seen: dict[str, int] = {}
-    repeated: list[str] = []
+    repeated: list[tuple[int, int, str]] = []
     for position, value in keys.items():
         if value in seen:
-            repeated.append(f"rows {seen[value]} and {position} ({value})")
+            repeated.append((seen[value], position, value))
         else:
             seen[value] = position
     if repeated:
-        raise ValueError(
-            f"the corrections name the same contact twice ({key} compared "
-            f"{'stripped and lower-cased' if key == 'email' else 'as a number'}; rows are "
-            "positions, from 0): " + "; ".join(repeated[:10])
-        )
+        raise CorrectionKeyError(key, repeated=repeated)
     columns = [str(c) for c in frame.columns if c != key and c in schema and c != "id"]
     ignored = tuple(str(c) for c in frame.columns if c != key and c not in schema)
     return keys, columns, ignored

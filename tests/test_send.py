@@ -7,12 +7,9 @@ resumes in test_journal.py.
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from push_fixtures import DEFINITIONS
 
-from hsframe import send
 from hsframe.client import BatchResult
 from hsframe.plan import Batch, Input
 from hsframe.schema import Schema
@@ -68,8 +65,3 @@ def test_an_input_the_answer_does_not_mention_is_unknown(schema: Schema) -> None
     item = Input(0, 9, "p:0", {"jobtitle": "b"})
     outcome = outcome_of(Batch(0, "update", 1, (item,)), BatchResult(200), schema)
     assert outcome.inputs[0].unknown
-
-
-def test_the_docstring_examples_run() -> None:
-    failures, _ = doctest.testmod(send, optionflags=doctest.ELLIPSIS)
-    assert failures == 0
