@@ -80,7 +80,7 @@ import pandas as pd
 
 from hsframe import diff, terminal
 from hsframe.client import READ_SCOPE, WRITE_SCOPE, Client
-from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Settings, check_base_url
+from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Secret, Settings, check_base_url
 from hsframe.demo import run_demo
 from hsframe.errors import (
     AuthenticationError,
@@ -567,29 +567,29 @@ def _journal_dir(args: argparse.Namespace) -> Path:
 # --- connecting -----------------------------------------------------------------------------------
 
 
-def _token_value(args: argparse.Namespace) -> tuple[str | None, str | None]:
+def _token_value(args: argparse.Namespace) -> tuple[Secret | None, str | None]:
     """The token from ``--token-stdin`` or ``--token-env``, and where it came from; (None,
-    None) to let the settings find it (``HUBSPOT_ACCESS_TOKEN``, then ``./.env``)."""
-    token: str | None = None
-    source: str | None = None
+    None) to let the settings find it (``HUBSPOT_ACCESS_TOKEN``, then ``./.env``). Read
+    straight into a :class:`Secret`: no frame here holds it plain (tracebacks can show
+    local variables)."""
     if args.token_stdin:
-        token = sys.stdin.readline().strip()
-        if not token:
+        token = Secret.wrap(sys.stdin.readline())
+        if token is None:
             raise ConfigurationError(
                 "--token-stdin: standard input held no token.",
                 hint="Pipe the token in on the first line of standard input.",
             )
-        source = "from standard input"
-    elif args.token_env:
-        token = os.environ.get(args.token_env, "").strip()
-        if not token:
+        return token, "from standard input"
+    if args.token_env:
+        token = Secret.wrap(os.environ.get(args.token_env))
+        if token is None:
             raise ConfigurationError(
                 f"--token-env: {args.token_env} is not set.",
                 hint=f"Set {args.token_env}, or leave --token-env out to use {TOKEN_ENV} "
                 "or ./.env.",
             )
-        source = f"from {args.token_env}"
-    return token, source
+        return token, f"from {args.token_env}"
+    return None, None
 
 
 def _connect(args: argparse.Namespace) -> tuple[Client, str]:
@@ -621,9 +621,8 @@ def _token_check(args: argparse.Namespace) -> int:
     if base_url:
         check_base_url(base_url)  # an unsafe URL is a configuration error (exit 3)
     token, source = _token_value(args)
-    environ = None if token is None else {**os.environ, TOKEN_ENV: token}
-    checker = TokenCheck(args.require or ["read", "write"], base_url=args.base_url, environ=environ)
-    result = checker.check()
+    checker = TokenCheck(args.require or ["read", "write"], base_url=args.base_url)
+    result = checker.check(token)
     words = source or _source_words(result.source)
     out = sys.stdout
     if result.masked:

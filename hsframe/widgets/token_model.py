@@ -223,13 +223,13 @@ class TokenCheck:
             return None
         return StoredToken(masked=settings.token.masked, source=settings.token_source)
 
-    def check(self, token: str | None = None) -> TokenResult:
+    def check(self, token: str | Secret | None = None) -> TokenResult:
         """Ask HubSpot about a token; an empty one means the stored token.
 
         Sends one request (token information). A client that did not connect is closed.
 
         Args:
-            token: The pasted token; None or blank checks the stored one.
+            token: The pasted (or piped) token; None or blank checks the stored one.
 
         Returns:
             The :class:`TokenResult`; errors are statuses with messages, not exceptions.
