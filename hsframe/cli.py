@@ -90,7 +90,7 @@ from hsframe.errors import (
 )
 from hsframe.journal import JournalError, default_directory, resume, undo
 from hsframe.load import read_contacts
-from hsframe.sandbox import TIERS, Sandbox
+from hsframe.sandbox import TIERS, Sandbox, seed
 from hsframe.sandbox.facade import ContactsSource
 from hsframe.send import ARCHIVE
 from hsframe.widgets.token_model import (
@@ -495,6 +495,21 @@ def _sandbox_parser(commands: Any) -> None:
     )
     serve.add_argument("--seed", type=int, default=0, help="seed for generated contacts (0)")
     serve.set_defaults(run=_serve)
+    samples = sandbox_commands.add_parser(
+        "samples",
+        help="regenerate or check the sample contacts (data/samples/contacts.csv)",
+        description=(
+            "The sample contacts are written by the sandbox's generator: --write rewrites "
+            "contacts.csv from it (after a change to the generator), --check exits 1 if "
+            "the file and the generator disagree. For a source checkout."
+        ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=_Formatter,
+    )
+    action = samples.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="rewrite contacts.csv")
+    action.add_argument("--check", action="store_true", help="exit 1 if contacts.csv is stale")
+    samples.set_defaults(run=_samples)
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -1164,6 +1179,20 @@ def _contacts(value: str | None) -> ContactsSource:
     if not path.is_file():
         raise UsageError(f"--contacts wants a number or a CSV file; {value!r} is neither")
     return path
+
+
+def _samples(args: argparse.Namespace) -> int:
+    if args.write:
+        path = seed.write_samples()
+        print(f"Wrote {seed.SAMPLE_SIZE:,} contacts to {path}.")
+        return EXIT_OK
+    if seed.sample_contacts().equals(
+        seed.generate_contacts(seed.SAMPLE_SIZE, seed=seed.SAMPLE_SEED)
+    ):
+        print("contacts.csv matches the generator.")
+        return EXIT_OK
+    print("contacts.csv is out of date: run `hsframe sandbox samples --write`.")
+    return EXIT_FAILED
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ look like a real portal's, mess included: a cleanup tool tested on clean data pr
 nothing. This module is the one source of that data. ``data/samples/properties.json`` is a
 portal's property definitions, in the shape of ``GET /crm/v3/properties/contacts``;
 ``data/samples/contacts.csv`` holds :data:`SAMPLE_SIZE` contacts written by
-:func:`generate_contacts` itself (``python -m hsframe.sandbox.seed --write``), and a test
+:func:`generate_contacts` itself (``hsframe sandbox samples --write``), and a test
 checks that the file and the generator still agree. The generator is deterministic (same
 ``n``, ``seed``, ``start_id`` and ``now``, same frame) and vectorised with numpy, so a
 million contacts take seconds.
@@ -76,9 +76,7 @@ ranges), and the companies are invented.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +100,6 @@ __all__ = [
     "STALE_VALUES",
     "generate_contacts",
     "load_properties",
-    "main",
     "sample_contacts",
     "samples_dir",
     "write_samples",
@@ -1827,36 +1824,3 @@ def generate_contacts(
         return pd.DataFrame({c: np.empty(0, dtype=object) for c in names}, dtype=object)
     columns = _Generator(n, seed, start_id, now_ms).run()
     return pd.DataFrame({c: columns[c] for c in names}, dtype=object, copy=False)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m hsframe.sandbox.seed --write`` regenerates the CSV.
-
-    Args:
-        argv: Arguments (defaults to ``sys.argv[1:]``).
-
-    Returns:
-        The exit status: 0, or 1 when ``--check`` finds the committed file out of date.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m hsframe.sandbox.seed",
-        description="Regenerate or check data/samples/contacts.csv.",
-    )
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", action="store_true", help="rewrite contacts.csv")
-    group.add_argument("--check", action="store_true", help="fail if contacts.csv is stale")
-    args = parser.parse_args(argv)
-    if args.write:
-        path = write_samples()
-        print(f"wrote {SAMPLE_SIZE} contacts to {path}")
-        return 0
-    expected = generate_contacts(SAMPLE_SIZE, seed=SAMPLE_SEED)
-    if sample_contacts().equals(expected):
-        print("contacts.csv matches the generator")
-        return 0
-    print("contacts.csv is out of date: run python -m hsframe.sandbox.seed --write")
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hsframe import cli
 from hsframe.sandbox import seed
 from hsframe.sandbox.seed import (
     COLUMNS,
@@ -507,5 +508,5 @@ def test_sample_holds_the_values_a_csv_can_lose() -> None:
 
 
 def test_check_command_agrees(capsys: pytest.CaptureFixture[str]) -> None:
-    assert seed.main(["--check"]) == 0
+    assert cli.main(["sandbox", "samples", "--check"]) == 0
     assert "matches" in capsys.readouterr().out
