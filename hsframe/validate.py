@@ -35,9 +35,11 @@ rules (their values are never sent) and enumerations whose options live elsewher
 (``externalOptions``, or no options listed) are not checked. The suite applies to
 ``wire.reset_index()``: the id is a column named ``id``. Two rules need this module's help
 to mean what they say, which is why GE runs inside :func:`validate` rather than on the raw
-frame: uniqueness ignores ``""`` and compares emails case-insensitively (HubSpot treats
-``Ann@x.com`` and ``ann@x.com`` as the same contact; other unique properties are compared
-exactly), and the identity rule treats ``""`` on a new contact as unset.
+frame: uniqueness ignores ``""`` and compares emails case-insensitively and without
+surrounding spaces (HubSpot treats ``Ann@x.com`` and ``ann@x.com`` as the same contact, and
+``" ann@x.com"``, left by an old import, is the same person's address whatever HubSpot's
+lookup makes of the spaces; other unique properties are compared exactly), and the
+identity rule treats ``""`` on a new contact as unset.
 
 **Read-only properties unchanged** and **properties that exist** are not questions about one
 frame but about the change set, so they are checked here in pandas, from ``changed``, and
@@ -403,7 +405,8 @@ def _expectation(gx: ModuleType, rule: str, definition: _Definition) -> Expectat
         meta["hsframe"]["casefold"] = casefold
         return expect.ExpectColumnValuesToBeUnique(
             column=name,
-            description=f"no two contacts share a {name}" + " (ignoring case)" * casefold,
+            description=f"no two contacts share a {name}"
+            + " (ignoring case and surrounding spaces)" * casefold,
             meta=meta,
         )
     return expect.ExpectColumnValuesToMatchRegex(
@@ -896,7 +899,7 @@ class _Run:
             values = pd.Series(_values(self.wire, column, everyone), index=everyone)
             values = values.where(values != "", None)  # "" clears: it collides with nothing
             if _rule_of(expectation.meta).get("casefold"):
-                values = values.str.lower()
+                values = values.str.strip().str.lower()
             data[column] = values.astype(object)
         frame = pd.DataFrame(data, index=everyone)
         self.collect(_engine().run(frame, expectations), compared=frame)
@@ -1043,8 +1046,8 @@ class _Run:
 
 
 def _normal(value: str | None, casefold: bool) -> str | None:
-    """A value as uniqueness compares it."""
-    return value.lower() if casefold and value is not None else value
+    """A value as uniqueness compares it (emails: without case or surrounding spaces)."""
+    return value.strip().lower() if casefold and value is not None else value
 
 
 def _groups(compared: pd.Series, positions: np.ndarray) -> dict[Any, list[int]]:
@@ -1123,7 +1126,7 @@ def _schema_message(kind: str, definition: _Definition, value: str | None, partn
             "(2024-03-01T09:30:00.000Z) or epoch milliseconds"
         )
     if kind == "unique":
-        ignoring = " (ignoring case)" if name == "email" else ""
+        ignoring = " (ignoring case and surrounding spaces)" if name == "email" else ""
         return (
             f"{shown} is also the {name} of {partners}; HubSpot keeps {name} unique"
             f"{ignoring}, so change one of them"

@@ -140,9 +140,9 @@ RULE_CASES = {
             "ann lee@example.com",
             "ann@contoso",
             "@@",
-            " ann@example.com",
-            "ann@example.com ",
-            "ann@example.com\n",
+            " lead@example.com",  # padded: distinct addresses, or uniqueness would
+            "trail@example.com ",  # judge them too (it compares emails stripped)
+            "newline@example.com\n",
             "a@b@example.com",
             "mailto:ann@example.com",
             "ann..lee@example.com",
@@ -406,6 +406,18 @@ def test_uniqueness_catches_case_variants_of_an_email() -> None:
     assert "also the email of contact 21" in row["message"]
     assert "ignoring case" in row["message"]
     assert failing(validate(frame, PROPS, rows="all")) == {(21, "email"), (22, "email")}
+
+
+def test_a_new_email_collides_with_one_stored_with_spaces_around_it() -> None:
+    """An old import left ``" ann@example.com "``; a new contact with that address is the
+    same person, whether or not HubSpot's own lookup would see through the spaces."""
+    frame = wire_frame({21: {"email": " ann@example.com "}, 22: {"email": "bob@example.com"}})
+    frame.loc[22, "email"] = "ANN@example.com"
+    changes = change_set((22, "email", "bob@example.com", "ANN@example.com"))
+    report = validate(frame, PROPS, changed=changes)
+    assert failing(report) == {(22, "email")}
+    assert "also the email of contact 21" in report.failures.iloc[0]["message"]
+    assert "surrounding spaces" in report.failures.iloc[0]["message"]
 
 
 def test_old_duplicates_do_not_block_an_unrelated_fix() -> None:
