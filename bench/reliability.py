@@ -154,8 +154,9 @@ def report(entries: list[dict[str, Any]], seconds: float | None, code: int | Non
             row = [cells[operation].get(fault, "–") for fault in faults]
             lines.append(f"| {operation} | " + " | ".join(row) + " |")
         legend = (
-            "✓: the store ends as meant, within the request bound; bug: a known bug (below); "
-            "–: not run: the operation never meets the fault (only a load and corrections "
+            "✓: the store ends as meant, within the request bound; "
+            + ("bug: a known bug (below); " if known else "")
+            + "–: not run: the operation never meets the fault (only a load and corrections "
             "search; a load writes nothing that could fail in part)"
         )
         legend += "." if full else ", or the cell is left to the full form."
