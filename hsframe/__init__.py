@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hsframe import accessor as _accessor  # registers the df.hs accessor
 from hsframe.client import Client, connect, default_client
 from hsframe.config import save_token
+from hsframe.corrections import apply_corrections
 from hsframe.diff import FrameError
 from hsframe.errors import (
     AuthenticationError,
@@ -43,7 +44,8 @@ from hsframe.errors import (
 )
 from hsframe.journal import resume, undo
 from hsframe.load import read_contacts
-from hsframe.write import PushResult, apply_corrections, archive
+from hsframe.result import PushResult
+from hsframe.write import archive
 
 if TYPE_CHECKING:
     from hsframe import expectations, sandbox, widgets

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from hsframe import diff
+from hsframe.result import PushResult
 from hsframe.schema import Schema
 from hsframe.validate import ValidationReport, validate_frame
-from hsframe.write import PushResult, push
+from hsframe.write import push
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite

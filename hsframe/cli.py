@@ -81,6 +81,7 @@ import pandas as pd
 from hsframe import diff, terminal
 from hsframe.client import READ_SCOPE, WRITE_SCOPE, Client
 from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Secret, Settings, check_base_url
+from hsframe.corrections import CorrectionKeyError, apply_corrections
 from hsframe.demo import run_demo
 from hsframe.errors import (
     AuthenticationError,
@@ -90,6 +91,7 @@ from hsframe.errors import (
 )
 from hsframe.journal import JournalError, default_directory, resume, undo
 from hsframe.load import read_contacts
+from hsframe.result import PushInterruptedError, PushResult
 from hsframe.sandbox import TIERS, Sandbox, seed
 from hsframe.sandbox.facade import ContactsSource
 from hsframe.send import ARCHIVE
@@ -99,13 +101,7 @@ from hsframe.widgets.token_model import (
     TokenCheck,
     TokenResult,
 )
-from hsframe.write import (
-    CorrectionKeyError,
-    InvalidEditsError,
-    PushInterruptedError,
-    PushResult,
-    apply_corrections,
-)
+from hsframe.write import InvalidEditsError
 
 __all__ = [
     "EXIT_AUTH",

@@ -26,9 +26,9 @@ from hsframe.config import Secret, Settings
 from hsframe.errors import mask
 from hsframe.journal import CANNOT_RESTORE, undo
 from hsframe.load import read_contacts
+from hsframe.result import PushResult
 from hsframe.sandbox import Sandbox
 from hsframe.sandbox.facade import ContactsSource
-from hsframe.write import PushResult
 
 __all__ = ["DEMO_STALE_MAPPING", "EXIT_FAILED", "EXIT_OK", "run_demo"]
 

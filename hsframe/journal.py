@@ -61,7 +61,7 @@ well run hsframe with the same token; what the chain must do is let no slip go u
 **Resume** (:func:`resume`) finishes a run from its plan: batches with an outcome are not
 sent again; a batch with an intent but no outcome is settled by reading back (an update
 HubSpot holds is done; a create is looked up by its email before it is sent again; see
-:mod:`hsframe.write`); batches never sent are checked for conflicts, since time has passed,
+:mod:`hsframe.send`); batches never sent are checked for conflicts, since time has passed,
 and sent. Nothing is lost, nothing is created twice, nothing that landed is written twice.
 
 **Undo** (:func:`undo`) writes the old values back where HubSpot still holds what the run
@@ -97,6 +97,7 @@ from hsframe import baseline, send, write
 from hsframe.client import Client, default_client
 from hsframe.errors import ConfigurationError, HubSpotError
 from hsframe.plan import Batch, Cell, Input, Plan, Skip, new_push_id, plan_changes
+from hsframe.result import PushResult, tally
 from hsframe.schema import Schema
 from hsframe.send import (
     ARCHIVE,
@@ -113,7 +114,6 @@ from hsframe.send import (
     Started,
 )
 from hsframe.validate import validate
-from hsframe.write import PushResult
 
 __all__ = [
     "CANNOT_RESTORE",
@@ -542,7 +542,7 @@ def read(journal: str | PathLike[str] | PushResult) -> JournalContents:
     """Read a journal back, checking every line.
 
     Args:
-        journal: The journal file, or a :class:`~hsframe.write.PushResult` (its journal).
+        journal: The journal file, or a :class:`~hsframe.result.PushResult` (its journal).
 
     Returns:
         The :class:`JournalContents`.
@@ -689,7 +689,7 @@ def result_of(journal: str | PathLike[str] | PushResult) -> PushResult:
         journal: The journal file, or a run's result.
 
     Returns:
-        The run's :class:`~hsframe.write.PushResult` as far as the journal goes
+        The run's :class:`~hsframe.result.PushResult` as far as the journal goes
         (``complete`` is False for a run that did not finish).
 
     Raises:
@@ -697,7 +697,7 @@ def result_of(journal: str | PathLike[str] | PushResult) -> PushResult:
     """
     contents = read(journal)
     plan = contents.plan or Plan(contents.header.push_id)
-    return write.tally(
+    return tally(
         contents.header, plan, contents.events, requests=contents.requests, journal=contents.path
     )
 
@@ -721,7 +721,7 @@ def resume(
 
     Args:
         journal: The journal file (:attr:`PushResult.journal`, or the path named by
-            :class:`~hsframe.write.PushInterruptedError`), or the result itself.
+            :class:`~hsframe.result.PushInterruptedError`), or the result itself.
         client: The connection (a token of the same portal); None uses the default.
         frame: The frame that was pushed, if you still have it: its new rows get their ids
             and its baseline moves forward, as after a push that finished. Without it,
@@ -730,7 +730,7 @@ def resume(
         listeners: More listeners for the run's events.
 
     Returns:
-        The whole run's :class:`~hsframe.write.PushResult` (``requests`` counts this
+        The whole run's :class:`~hsframe.result.PushResult` (``requests`` counts this
         call's requests). A run that had finished is returned as it was, with nothing sent.
 
     Raises:
@@ -959,7 +959,7 @@ def undo(
     (:data:`CANNOT_RESTORE`), and the contact's other cells are still restored.
 
     Args:
-        result_or_journal: The run's :class:`~hsframe.write.PushResult` or its journal file.
+        result_or_journal: The run's :class:`~hsframe.result.PushResult` or its journal file.
         client: The connection (a token of the same portal); None uses the default.
         dry_run: Plan and check, write nothing.
         progress: Show a progress bar.
@@ -967,7 +967,7 @@ def undo(
         listeners: More listeners for the run's events.
 
     Returns:
-        The undo's :class:`~hsframe.write.PushResult`.
+        The undo's :class:`~hsframe.result.PushResult`.
 
     Raises:
         JournalError: The journal cannot be read, or the run did not finish (resume it
@@ -1002,7 +1002,7 @@ def undo(
         of=header.push_id,
     )
     if header.dry_run or contents.plan is None:
-        return write.tally(
+        return tally(
             new_header, Plan(push_id), [], messages=("The run wrote nothing: nothing to undo.",)
         )
     if not original.complete:
@@ -1017,7 +1017,7 @@ def undo(
     skips.extend(refused)
     plan = plan_changes(cells, schema, push_id=push_id, skipped=skips)
     if not plan.batches:
-        return write.tally(new_header, plan, [])
+        return tally(new_header, plan, [])
     return write.run_plan(
         client,
         schema,

@@ -14,7 +14,7 @@ sends anything, so that the plan can be journaled first and finished later
   backwards becomes clear-then-set in two phases (HubSpot moves ``lifecyclestage`` forward
   only; :mod:`hsframe.write` explains why two separate requests are needed).
 
-Sending, checking and verifying are :mod:`hsframe.write`'s.
+Sending, checking and verifying are :mod:`hsframe.send`'s; :mod:`hsframe.write` runs a plan.
 """
 
 from __future__ import annotations

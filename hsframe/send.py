@@ -1,15 +1,16 @@
 """Sending a planned run to HubSpot: conflict checks, batch writes, outcomes, events.
 
 A run's plan (:mod:`hsframe.plan`, pure) says what to send; :mod:`hsframe.write` decides
-what to plan and sums the run up in a :class:`~hsframe.write.PushResult`. In between lies
+what to plan, and :mod:`hsframe.result` sums the run up in a
+:class:`~hsframe.result.PushResult`. In between lies
 everything that talks to HubSpot and must be exactly right when the network is not: the
 :class:`Sender` reads each update batch's contacts for conflicts just before writing it,
 sends the batches on a small thread pool, maps each answer to its inputs by id or trace id
 (:func:`outcome_of`, pure), verifies every written value, and settles batches whose answer
 was lost. It lives apart from the planning and the result so that this part, the one with
 threads and retries, can be read and tested on its own; the journal resumes runs with it.
-:func:`~hsframe.write.apply_corrections` finds its contacts with it too: by batch read, then
-by search for emails stored with spaces around them (:meth:`Sender.search_emails`).
+:func:`~hsframe.corrections.apply_corrections` finds its contacts with it too: by batch read,
+then by search for emails stored with spaces around them (:meth:`Sender.search_emails`).
 
 **Outcomes that were lost.** HubSpot can apply a write and the answer can still be lost (a
 dropped connection, a 5xx after the fact). Updates, upserts and archives are retried by the
@@ -98,6 +99,7 @@ Kind: TypeAlias = Literal["push", "corrections", "archive", "undo"]
 """What started a journaled run."""
 
 OnConflict: TypeAlias = Literal["skip", "overwrite"]
+"""What a run does with a cell changed in HubSpot since the load: skip it, or write it."""
 
 
 ARCHIVE = "(archive)"

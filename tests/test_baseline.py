@@ -97,5 +97,3 @@ def test_threads_can_register_at_once() -> None:
     for thread in threads:
         thread.join()
     assert len(baseline.load_ids()) == 20
-
-

@@ -156,5 +156,3 @@ def test_recipes_keep_the_frame_pushable(sample: pd.DataFrame) -> None:
     assert fixed.attrs == sample.attrs
     assert sample.hs.changes().empty  # the loaded frame itself is untouched
     assert len(fixed.hs.changes()) > 100
-
-

@@ -608,5 +608,3 @@ def test_scattered_edits_across_sixty_properties_are_all_found() -> None:
 
 
 # -- docs ------------------------------------------------------------------------------------
-
-

@@ -17,12 +17,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from hsframe import baseline, diff, journal, write
+from hsframe import baseline, diff, journal
 from hsframe.client import Client
 from hsframe.config import Settings
 from hsframe.errors import ConfigurationError
 from hsframe.journal import JournalError, read, result_of, resume, undo
 from hsframe.load import read_contacts
+from hsframe.result import ALREADY, GONE
 from hsframe.sandbox import Sandbox
 from hsframe.sandbox.seed import sample_contacts
 from hsframe.send import ARCHIVE, Checked, Event, Sending, Sent
@@ -523,7 +524,7 @@ def test_undoing_twice_writes_nothing_the_second_time(
     assert second.ok and not second.archived and second.applied.empty
     assert set(crm_calls(sb)) == {"read"}
     reasons = set(second.skipped["reason"])
-    assert reasons == {write.ALREADY, write.GONE}
+    assert reasons == {ALREADY, GONE}
 
 
 def test_an_undo_can_be_undone(sb: Sandbox, client: Client, journal_dir: Path) -> None:

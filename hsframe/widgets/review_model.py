@@ -40,6 +40,7 @@ import pandas as pd
 from hsframe import diff, journal, send, write
 from hsframe.client import WRITE_SCOPE, Client, TokenInfo, default_client
 from hsframe.errors import HubSpotError
+from hsframe.result import PushInterruptedError, PushResult
 from hsframe.validate import ValidationReport, validate_frame
 
 __all__ = ["Level", "Phase", "ReviewModel"]
@@ -50,10 +51,10 @@ Phase = Literal["idle", "checked", "pushing", "pushed", "undoing", "undone"]
 Level = Literal["info", "ok", "warning", "error"]
 """How the current message should look."""
 
-Pusher = Callable[..., write.PushResult]
+Pusher = Callable[..., PushResult]
 """Something called like :func:`hsframe.write.push`."""
 
-Undoer = Callable[..., write.PushResult]
+Undoer = Callable[..., PushResult]
 """Something called like :func:`hsframe.journal.undo`."""
 
 
@@ -128,10 +129,10 @@ class ReviewModel:
         self.summary: diff.ChangeSummary | None = None
         self.report: ValidationReport | None = None
         self.conflicts: pd.DataFrame = pd.DataFrame()
-        self.preview: write.PushResult | None = None
+        self.preview: PushResult | None = None
         self.token: TokenInfo | None = None
-        self.result: write.PushResult | None = None
-        self.undo_result: write.PushResult | None = None
+        self.result: PushResult | None = None
+        self.undo_result: PushResult | None = None
         self.message = ""
         self.level: Level = "info"
         self.progress: tuple[int, int] = (0, 0)
@@ -317,7 +318,7 @@ class ReviewModel:
                 journal_dir=self.journal_dir,
                 listeners=[self._on_event],
             )
-        except write.PushInterruptedError as error:  # part was written: resume, then undo
+        except PushInterruptedError as error:  # part was written: resume, then undo
             self.result = error.result
             self.phase = "pushed"
             self._say(str(error), "error")
@@ -446,7 +447,7 @@ class ReviewModel:
         self._changed()
 
 
-def _after(result: write.PushResult, done: str, next_step: str) -> str:
+def _after(result: PushResult, done: str, next_step: str) -> str:
     """The message after a push or an undo: the result itself is shown in full beside it."""
     if result.ok:
         return f"{done}. {next_step}".strip()
@@ -458,7 +459,7 @@ def _after(result: write.PushResult, done: str, next_step: str) -> str:
     return f"{done}, with {' and '.join(problems)}: see below. {next_step}".strip()
 
 
-def _level(result: write.PushResult) -> Level:
+def _level(result: PushResult) -> Level:
     return "ok" if result.ok else "warning"
 
 

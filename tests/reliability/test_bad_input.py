@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hsframe as hs
-from hsframe import cli, diff, send, write
+from hsframe import cli, corrections, diff, send, write
 from hsframe.client import Client
 from hsframe.errors import ConfigurationError
 from hsframe.journal import JournalError
@@ -247,7 +247,7 @@ def test_corrections_never_duplicate_a_contact_whose_stored_email_is_messy(
     assert len(messy), "the seed data no longer has emails with spaces"
     contact, stored = int(messy.index[0]), str(messy.iloc[0])
     fixes = pd.DataFrame({"email": [stored.strip()], "jobtitle": ["Corrected"]})
-    write.apply_corrections(fixes, client=client, progress=False, journal_dir=tmp_path)
+    corrections.apply_corrections(fixes, client=client, progress=False, journal_dir=tmp_path)
     after = sb.contacts()
     twins = after[after["email"].str.strip().str.lower() == stored.strip().lower()]
     ledger.duplicates += len(twins) - 1

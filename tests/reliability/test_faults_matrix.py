@@ -63,12 +63,12 @@ from faultkit import (
 )
 
 import hsframe as hs
-from hsframe import diff, send, write
+from hsframe import corrections, diff, send, write
 from hsframe.client import Client
 from hsframe.errors import HubSpotError, RateLimitError
+from hsframe.result import PushInterruptedError, PushResult
 from hsframe.sandbox import CrmSettings, Sandbox
 from hsframe.schema import Schema
-from hsframe.write import PushInterruptedError, PushResult
 
 CONTACTS = 240
 PROPERTIES = ["email", "firstname", "lastname", "jobtitle", "city", "lifecyclestage", "seats"]
@@ -243,7 +243,9 @@ def _stage_corrections(sb: Sandbox, client: Client, journal_dir: Path) -> Stage:
     fixes = pd.DataFrame({"email": keys, "jobtitle": titles, "city": cities})
 
     def act(c: Client) -> PushResult:
-        return write.apply_corrections(fixes, client=c, progress=False, journal_dir=journal_dir)
+        return corrections.apply_corrections(
+            fixes, client=c, progress=False, journal_dir=journal_dir
+        )
 
     return Stage(act, act, intent, before)
 

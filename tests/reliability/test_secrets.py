@@ -56,6 +56,7 @@ from hsframe.errors import (
     ValidationError,
 )
 from hsframe.ratelimit import RateBudget
+from hsframe.result import PushResult
 from hsframe.sandbox import CrmSettings, Sandbox
 from hsframe.transport import Transport
 from hsframe.validate import ValidationReport
@@ -90,7 +91,7 @@ def sb() -> Iterator[Sandbox]:
         yield s
 
 
-def _push_some(client: Client, journal_dir: Path, title: str = "Scanned") -> write.PushResult:
+def _push_some(client: Client, journal_dir: Path, title: str = "Scanned") -> PushResult:
     df = hs.read_contacts(client, properties=PROPERTIES, progress=False)
     df.loc[df.index[:120], "jobtitle"] = title
     frame = diff.add(df, [{"email": f"scan.{title.lower()}@example.com", "firstname": "S"}])
@@ -625,7 +626,7 @@ def test_a_redirect_to_another_host_never_carries_the_token(
 # --- the write scope ------------------------------------------------------------------------------
 
 
-WRITES: dict[str, Callable[[Client, Sandbox, Path, write.PushResult], Any]] = {
+WRITES: dict[str, Callable[[Client, Sandbox, Path, PushResult], Any]] = {
     "push": lambda c, sb, tmp, done: write.push(_edited(c), c, progress=False, journal_dir=tmp),
     "apply_corrections": lambda c, sb, tmp, done: hs.apply_corrections(
         pd.DataFrame({"email": ["scope@example.com"], "city": ["Oslo"]}),
@@ -671,7 +672,7 @@ def test_a_write_needs_the_write_scope_before_the_first_batch(
     scan.clean()
 
 
-def _crashed(client: Client, journal_dir: Path) -> write.PushResult:
+def _crashed(client: Client, journal_dir: Path) -> PushResult:
     """A push interrupted after its first batch (its result names the journal)."""
 
     def crash(event: send.Event) -> None:

@@ -46,9 +46,7 @@ class FakeCrm:
     )
     failing: int = 0
     seen: list[Request] = field(default_factory=list)
-    extra_routes: dict[tuple[str, str], Callable[[Request], Response]] = field(
-        default_factory=dict
-    )
+    extra_routes: dict[tuple[str, str], Callable[[Request], Response]] = field(default_factory=dict)
 
     def route(self, method: str, path: str) -> FakeRoute | None:
         parts = path.strip("/").split("/")
