@@ -138,6 +138,11 @@ to appear in search (hubspot-api.md §1.5), so a search can miss a contact creat
 before it. A full load keeps its list walk going, or holds back its search of the top of
 the id space, until it is this old (the module docstring's "What a load sees"). A constant
 rather than a ``read_contacts`` argument: it describes HubSpot, not a load.
+
+How long the lag really is, HubSpot does not say. 5 s covers "a few moments"; some
+integrations advise more (Okta's HubSpot connector: 10 s after a create, 60 s after an
+update). A portal whose index trails further can raise it for the session
+(``hsframe.load.INDEX_LAG = 10``): a load of up to that many seconds then takes that long.
 """
 
 ID = "hs_object_id"
