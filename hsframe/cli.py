@@ -26,18 +26,15 @@ before writing; ``--yes`` skips the question. When standard input is not a termi
 script, a pipe, ``--token-stdin``) there is nobody to ask, so without ``--yes`` they refuse
 to write and say so. ``resume`` finishes a run that was already approved and does not ask.
 
-**CSV files.** ``apply`` reads UTF-8, with or without a byte-order mark; a file that is not
-UTF-8 is read as Windows-1252 (a superset of Latin-1, what spreadsheets on Windows save),
-with a warning. Commas, semicolons or tabs separate fields (from the header line). An empty
-cell is not a correction (the property is left alone). Errors and tables name a row by its
-line in the file (the header is line 1), not by its position in a frame. Cells starting
-with ``=``, ``+``, ``-`` or ``@`` are data (``+44 20 7946 0958`` is a phone number), except
-that a leading ``'`` before one of those characters is removed: that is the guard ``pull``
-adds. ``pull`` writes CSV cells as HubSpot's wire strings (the samples' format, so a pulled
-file can be applied back) and, because spreadsheets run cells starting with ``=``, ``+``,
-``-``, ``@``, tab or carriage return as formulas, prefixes such text cells with ``'``
-(``--raw-csv`` writes them as they are, for programs). Files ``pull`` writes hold personal
-data and are created readable by their owner only (mode 0600).
+**CSV files** (:mod:`hsframe.csvfiles`). ``apply`` reads what a spreadsheet saved: UTF-8
+or, with a warning, Windows-1252; commas, semicolons or tabs. An empty cell is not a
+correction (the property is left alone). Errors and tables name a row by its line in the
+file (the header is line 1), not by its position in a frame. Cells starting with ``=``,
+``+``, ``-`` or ``@`` are data (``+44 20 7946 0958`` is a phone number), except that a
+leading ``'`` before one of those characters is removed: that is the guard ``pull`` adds.
+``pull`` writes HubSpot's wire strings (the samples' format, so a pulled file can be applied
+back), guards text cells a spreadsheet would run as formulas (``--raw-csv`` does not, for
+programs), and creates its files readable by their owner only (mode 0600).
 
 **Exit status** (also in ``hsframe --help``):
 
@@ -60,9 +57,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import gzip
-import io
 import os
 import re
 import signal
@@ -71,17 +65,17 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 import pandas as pd
 
-from hsframe import diff, terminal
+from hsframe import terminal
 from hsframe.client import READ_SCOPE, WRITE_SCOPE, Client
 from hsframe.config import BASE_URL_ENV, TOKEN_ENV, Secret, Settings, check_base_url
 from hsframe.corrections import CorrectionKeyError, apply_corrections
+from hsframe.csvfiles import read_corrections, write_csv, write_private
 from hsframe.demo import run_demo
 from hsframe.errors import (
     AuthenticationError,
@@ -146,8 +140,6 @@ the token:
   mask only (pat-na1-…a1b2)."""
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_GUARDED_KINDS = ("string", "enumeration", "multiselect")
 _SHOW_ROWS = 30
 
 
@@ -765,9 +757,9 @@ def _pull(args: argparse.Namespace) -> int:
         seconds = time.monotonic() - started
         requests = _requests(client)
     if kind == "parquet":
-        _write_private(out, lambda handle: frame.to_parquet(handle))
+        write_private(out, lambda handle: frame.to_parquet(handle))
     else:
-        guarded = _write_csv(out, frame, guard=not args.raw_csv)
+        guarded = write_csv(out, frame, guard=not args.raw_csv)
     portal = (frame.attrs.get("hsframe") or {}).get("portal_id")
     print(
         f"Loaded {len(frame):,} contacts x {frame.shape[1]:,} properties from portal {portal} "
@@ -782,122 +774,6 @@ def _pull(args: argparse.Namespace) -> int:
         )
     print(f"Wrote {out}{detail}, readable by you only.")
     return EXIT_OK
-
-
-def _write_private(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write a file whole or not at all, created with mode 0600 (it holds personal data)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _write_csv(path: Path, frame: pd.DataFrame, *, guard: bool) -> int:
-    """The frame as wire strings with an ``id`` column; returns how many cells were guarded."""
-    schema = diff.origin(frame).schema
-    names = [str(c) for c in frame.columns if c in schema]
-    wire = schema.encode(frame[names])
-    assert isinstance(wire, pd.DataFrame)
-    guarded = 0
-    if guard:
-        for name in names:
-            if schema.kind(name) not in _GUARDED_KINDS:
-                continue  # numbers, dates and booleans have strict wire forms: never formulas
-            column = wire[name]
-            risky = column.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
-            if risky.any():
-                guarded += int(risky.sum())
-                wire[name] = column.where(~risky, "'" + column)
-
-    def write(handle: IO[bytes]) -> None:
-        if path.name.lower().endswith(".gz"):
-            with (
-                gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as packed,
-                io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
-            ):
-                wire.to_csv(text, index=True, index_label="id", lineterminator="\n")
-        else:
-            with io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
-                wire.to_csv(text, index=True, index_label="id", lineterminator="\n")
-
-    _write_private(path, write)
-    return guarded
-
-
-# --- reading corrections --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Corrections:
-    """A corrections file, read: the frame (text, None for empty cells) and each row's line."""
-
-    frame: pd.DataFrame
-    lines: list[int]
-    encoding: str
-
-
-def _decode(data: bytes, path: Path) -> tuple[str, str]:
-    try:
-        return data.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text, encoding = data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "Latin-1"
-    _warn(
-        f"{path} is not UTF-8; read it as {encoding} (Latin-1). Check accented names in the "
-        "diff below, and save the file as UTF-8 next time."
-    )
-    return text, encoding
-
-
-def _unguard(value: str) -> str:
-    """Remove the ``'`` that ``pull`` puts before a formula-looking cell."""
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
-        return value[1:]
-    return value
-
-
-def _read_corrections(path: Path) -> _Corrections:
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    text, encoding = _decode(path.read_bytes(), path)
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise UsageError(f"{path} is empty") from None
-    names = [h.strip() for h in header]
-    if not any(names):
-        raise UsageError(f"{path}: the first line should name the columns")
-    repeated = sorted({n for n in names if names.count(n) > 1 and n})
-    if repeated:
-        raise UsageError(f"{path}: the columns {repeated} appear more than once")
-    rows: list[list[str | None]] = []
-    lines: list[int] = []
-    start = reader.line_num + 1
-    for record in reader:
-        line = start
-        start = reader.line_num + 1
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) != len(names):
-            raise UsageError(
-                f"{path}, line {line}: {len(record)} fields, but the header names {len(names)}"
-            )
-        rows.append([_unguard(cell) if cell.strip() else None for cell in record])
-        lines.append(line)
-    frame = pd.DataFrame(rows, columns=names, dtype=object)
-    frame = frame.drop(columns=[n for n in names if not n])
-    return _Corrections(frame, lines, encoding)
 
 
 # --- showing results ------------------------------------------------------------------------------
@@ -997,7 +873,7 @@ def _refuse_without_tty() -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    corrections = _read_corrections(Path(args.csv))
+    corrections = read_corrections(Path(args.csv))
     frame = corrections.frame
     if args.key not in frame.columns:
         raise UsageError(

@@ -4,42 +4,35 @@ HubSpot refuses a write for one bad value: a label where an option value belongs
 with a thousands separator, a malformed email, a read-only property (hubspot-api.md §3.3,
 §5.3, §5.4). A bulk correction in a notebook must find those cells before anything is sent,
 name each one by contact id and property, and say what to do about it. This module does that.
+Which rules apply to which property, and why they judge wire form, is :mod:`hsframe.rules`;
+this module is where they become Great Expectations (GE), the only one that imports GE.
 
-**Why wire form.** Validation judges the exact strings HubSpot will receive (``None`` = unset,
-``""`` = clear the value), in a frame indexed by contact id (nullable ``Int64`` named ``id``,
-``NA`` for new contacts) with one column per property. That is what HubSpot checks, it keeps
-this module independent of the codec's dtypes, and the same rules read the same on every
-load. The property definitions come in HubSpot's ``GET /crm/v3/properties/contacts`` shape.
+**The schema suite** (:func:`suite_from_schema`) is an ordinary GE ``ExpectationSuite``
+built from the definitions, one expectation per rule, each tagged in its ``meta`` with
+``{"hsframe": {"rule": ..., "property": ...}}``:
 
-**The schema suite** (:func:`suite_from_schema`) is an ordinary Great Expectations (GE)
-``ExpectationSuite`` built from the definitions, one expectation per rule, each tagged in its
-``meta`` with ``{"hsframe": {"rule": ..., "property": ...}}``:
+========== ===============================================================
+rule       expectation
+========== ===============================================================
+option     ``ExpectColumnValuesToBeInSet`` (the option values + ``""``)
+options    ``ExpectColumnValuesToMatchRegex`` (``a;b;c``)
+email      ``ExpectColumnValuesToMatchRegex``
+number     ``ExpectColumnValuesToMatchRegex``
+date       ``ExpectColumnValuesToMatchRegex``
+datetime   ``ExpectColumnValuesToMatchRegex``
+bool       ``ExpectColumnValuesToBeInSet`` (true/false)
+unique     ``ExpectColumnValuesToBeUnique``
+identity   ``ExpectColumnValuesToNotBeNull`` on ``email`` where ``id``,
+           ``firstname``, ``lastname`` are null
+========== ===============================================================
 
-========== ====================================== ===============================================
-rule       properties                             expectation
-========== ====================================== ===============================================
-option     enumeration (select, radio, ...)       ``ExpectColumnValuesToBeInSet`` (values + ``""``)
-options    enumeration with fieldType checkbox    ``ExpectColumnValuesToMatchRegex`` (``a;b;c``)
-email      ``email``, textDisplayHint ``email``   ``ExpectColumnValuesToMatchRegex``
-number     number                                 ``ExpectColumnValuesToMatchRegex``
-date       date                                   ``ExpectColumnValuesToMatchRegex``
-datetime   datetime                               ``ExpectColumnValuesToMatchRegex``
-bool       bool                                   ``ExpectColumnValuesToBeInSet`` (true/false)
-unique     ``hasUniqueValue`` and ``email``       ``ExpectColumnValuesToBeUnique``
-identity   new contacts                           ``ExpectColumnValuesToNotBeNull`` on ``email``
-                                                  where ``id``, ``firstname``, ``lastname`` null
-========== ====================================== ===============================================
-
-Every rule lets ``""`` (clear) and null (unset) through; read-only properties get no format
-rules (their values are never sent) and enumerations whose options live elsewhere
-(``externalOptions``, or no options listed) are not checked. The suite applies to
-``wire.reset_index()``: the id is a column named ``id``. Two rules need this module's help
-to mean what they say, which is why GE runs inside :func:`validate` rather than on the raw
-frame: uniqueness ignores ``""`` and compares emails case-insensitively and without
-surrounding spaces (HubSpot treats ``Ann@x.com`` and ``ann@x.com`` as the same contact, and
-``" ann@x.com"``, left by an old import, is the same person's address whatever HubSpot's
-lookup makes of the spaces; other unique properties are compared exactly), and the
-identity rule treats ``""`` on a new contact as unset.
+The suite applies to ``wire.reset_index()``: the id is a column named ``id``. Two rules need
+this module's help to mean what they say, which is why GE runs inside :func:`validate`
+rather than on the raw frame: uniqueness ignores ``""`` and compares emails
+case-insensitively and without surrounding spaces (HubSpot treats ``Ann@x.com`` and
+``ann@x.com`` as the same contact, and ``" ann@x.com"``, left by an old import, is the same
+person's address whatever HubSpot's lookup makes of the spaces; other unique properties are
+compared exactly), and the identity rule treats ``""`` on a new contact as unset.
 
 **Read-only properties unchanged** and **properties that exist** are not questions about one
 frame but about the change set, so they are checked here in pandas, from ``changed``, and
@@ -51,20 +44,21 @@ uniqueness across the whole column and the identity of new contacts. Old mess el
 row never blocks an unrelated fix. ``rows="all"`` judges everything, for analysis.
 
 **Keeping GE fast and quiet.** GE takes a few seconds to import and tens of milliseconds
-per expectation, so it is imported on the first validation only, and it is given just the rows
-and columns that matter: in changed mode, the changed rows with every unchanged cell blanked
-out (GE skips nulls), plus whole columns for uniqueness. It runs in an in-memory (ephemeral)
-data context that writes no files, with progress bars switched off in the context's
-``progress_bars`` setting (GE otherwise draws a tqdm bar per validation on stderr); after
-each run an empty frame is loaded in its place, since GE holds on to the last batch's data;
-and GE's own warnings are silenced around its calls. Failures are mapped back to rows
-through GE's ``unexpected_index_list`` (result format ``COMPLETE``) on a positional index;
-its ``unexpected_list`` is capped at 200 values even then, so values are read back from the
-wire frame. Callers never see a GE object: they get a :class:`ValidationReport`.
+per expectation, so it is imported on the first validation only, and it is given just the
+rows and columns that matter: in changed mode, the changed rows with every unchanged cell
+blanked out (GE skips nulls), plus whole columns for uniqueness. It runs in an in-memory
+(ephemeral) data context that writes no files, with progress bars switched off in the
+context's ``progress_bars`` setting (GE otherwise draws a tqdm bar per validation on
+stderr); after each run an empty frame is loaded in its place, since GE holds on to the last
+batch's data; and GE's own warnings are silenced around its calls. Failures are mapped back
+to rows through GE's ``unexpected_index_list`` (result format ``COMPLETE``) on a positional
+index; its ``unexpected_list`` is capped at 200 values even then, so values are read back
+from the wire frame. Callers never see a GE object (but for :func:`suite_from_schema`):
+they get a :class:`ValidationReport`.
 
-**Module state.** One per-process cache (:func:`_engine`): GE's module, the ephemeral context
-with its one pandas asset, and a lock that serialises GE runs. It holds no user data between
-calls.
+**Module state.** One per-process cache (:func:`_engine`): GE's module, the ephemeral
+context with its one pandas asset, and a lock that serialises GE runs. It holds no user data
+between calls.
 """
 
 from __future__ import annotations
@@ -72,20 +66,29 @@ from __future__ import annotations
 import functools
 import html
 import json
-import re
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import MappingProxyType, ModuleType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from hsframe import diff
+from hsframe.rules import (
+    BOOL_VALUES,
+    WIRE_PATTERNS,
+    Definition,
+    identity_columns,
+    identity_text,
+    multi_pattern,
+    parse_definitions,
+    rules_of,
+)
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
@@ -93,7 +96,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILURE_COLUMNS",
-    "WIRE_PATTERNS",
     "ValidationReport",
     "suite_from_schema",
     "validate",
@@ -105,59 +107,6 @@ Rows = Literal["changed", "all"]
 #: The columns of :attr:`ValidationReport.failures`, in order.
 FAILURE_COLUMNS = ("id", "row", "property", "value", "expectation", "message")
 
-# --- wire formats ------------------------------------------------------------------------
-#
-# Written for both regex engines pandas may use (Python's ``re`` and pyarrow's RE2): no
-# lookaround, ``\Z`` (not ``$``, which lets a trailing newline through in Python) as the end
-# anchor; pandas 3 rewrites ``\Z`` for RE2.
-
-_YEAR = r"(?:\d{3}[1-9]|\d{2}[1-9]0|\d[1-9]00|[1-9]000)"  # 0001-9999
-_DATE = (
-    rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])"
-    r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))"
-    r"|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)"
-)
-_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?"
-_ZONE = r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)"
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_TLD = r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
-
-
-def _whole(pattern: str) -> str:
-    """Anchor a pattern to the whole value, and let ``""`` (clear the value) through.
-
-    ``\\d`` is spelled ``[0-9]``: both engines let ``\\d`` match any Unicode digit (``١٢``).
-    """
-    return "^(?:" + pattern.replace(r"\d", "[0-9]") + r")?\Z"
-
-
-#: The regular expressions of the schema suite, by rule: each matches a whole wire value
-#: HubSpot accepts, or ``""``. Useful in your own expectations, e.g.
-#: ``ExpectColumnValuesToMatchRegex(column="work_email", regex=WIRE_PATTERNS["email"])``.
-#:
-#: * email: RFC 5322 dot-atoms (ASCII, no quoted local part), a dotted domain and an
-#:   alphabetic (or ``xn--``) top-level domain. HubSpot also checks the TLD against IANA's
-#:   list; a made-up TLD passes here and is refused there.
-#: * number: ``-?\d+(\.\d+)?``; no commas, spaces, ``+`` or exponent.
-#: * date: a real calendar date as ``YYYY-MM-DD`` (years 0001-9999).
-#: * datetime: ISO 8601 with a time zone (``2024-03-01T09:30:00.000Z``), or epoch ms.
-WIRE_PATTERNS: Mapping[str, str] = MappingProxyType(
-    {
-        "email": _whole(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+{_TLD}"),
-        "number": _whole(r"-?\d+(?:\.\d+)?"),
-        "date": _whole(_DATE),
-        "datetime": _whole(rf"{_DATE}T{_TIME}{_ZONE}|-?\d{{1,16}}"),
-    }
-)
-
-_BOOL_VALUES = ("true", "false")
-_IDENTITY = ("email", "firstname", "lastname")
-_RESULT_FORMAT = {
-    "result_format": "COMPLETE",  # the full unexpected_index_list
-    "partial_unexpected_count": 0,  # no "most common values" summary
-    "return_unexpected_index_query": False,  # no query string over every failing index
-}
 _REF = "hsframe_ref"  # meta key that ties a copied user expectation to its result
 _READ_ONLY = "expect_read_only_property_unchanged"
 _EXISTS = "expect_property_to_exist"
@@ -173,99 +122,14 @@ _FRAME_WIDE_MAPS = frozenset(
 )
 _HTML_ROWS = 50
 
-# --- property definitions ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Definition:
-    """What validation needs from one property definition."""
-
-    name: str
-    type: str
-    field_type: str
-    options: tuple[str, ...]
-    labels: Mapping[str, str]  # casefolded label or value -> option value, for hints
-    read_only: bool
-    unique: bool
-    external_options: bool
-    email: bool
-
-
-def _definitions(properties: Any) -> dict[str, _Definition]:
-    """Parse property definitions given in any of the accepted shapes."""
-    if isinstance(properties, Mapping):
-        if "results" not in properties:
-            raise TypeError(
-                "properties must be the list of property definitions, or HubSpot's "
-                "{'results': [...]} response from GET /crm/v3/properties/contacts"
-            )
-        items: Iterable[Any] = properties["results"]
-    elif hasattr(properties, "definition") and not isinstance(properties, (str, bytes)):
-        items = [properties.definition(name) for name in properties]  # a codec schema
-    else:
-        items = properties
-    out: dict[str, _Definition] = {}
-    for raw in items:
-        if not isinstance(raw, Mapping) or "name" not in raw:
-            raise TypeError(f"not a property definition (a dict with a 'name'): {raw!r:.80}")
-        options = tuple(str(o["value"]) for o in raw.get("options") or () if "value" in o)
-        labels: dict[str, str] = {}
-        for option in raw.get("options") or ():
-            if "value" in option:
-                labels.setdefault(str(option["value"]).casefold(), str(option["value"]))
-                labels.setdefault(str(option.get("label", "")).casefold(), str(option["value"]))
-        metadata = raw.get("modificationMetadata") or {}
-        name = str(raw["name"])
-        out[name] = _Definition(
-            name=name,
-            type=str(raw.get("type", "string")),
-            field_type=str(raw.get("fieldType", "")),
-            options=options,
-            labels=MappingProxyType(labels),
-            read_only=bool(metadata.get("readOnlyValue") or raw.get("calculated")),
-            unique=bool(raw.get("hasUniqueValue")) or name == "email",
-            external_options=bool(raw.get("externalOptions")),
-            email=name == "email" or raw.get("textDisplayHint") == "email",
-        )
-    return out
-
-
-def _rules(definition: _Definition) -> list[str]:
-    """The schema rules for one property (identity is decided across properties)."""
-    if definition.read_only:
-        return []
-    rules: list[str] = []
-    if definition.type == "enumeration":
-        if definition.options and not definition.external_options:
-            rules.append("options" if definition.field_type == "checkbox" else "option")
-    elif definition.type in ("bool", "number", "date", "datetime"):
-        rules.append(definition.type)
-    if definition.email:
-        rules.append("email")
-    if definition.unique:
-        rules.append("unique")
-    return rules
-
-
-def _identity_columns(definitions: Mapping[str, _Definition]) -> tuple[str, ...]:
-    """The identity properties (email, first and last name) the portal lets us write."""
-    return tuple(
-        name for name in _IDENTITY if name in definitions and not definitions[name].read_only
-    )
-
-
-def _escape(text: str) -> str:
-    """Escape regex metacharacters only (``re.escape`` also escapes spaces, which RE2 refuses)."""
-    return re.sub(r"([\\.^$*+?{}\[\]|()])", r"\\\1", text)
-
-
-def _multi_pattern(options: Sequence[str]) -> str:
-    """A pattern for ``;``-joined option values (HubSpot's multi-select wire form)."""
-    one = "(?:" + "|".join(_escape(o) for o in sorted(options, key=len, reverse=True)) + ")"
-    return _whole(f"{one}(?:;{one})*")
-
 
 # --- the GE engine, imported on first use ------------------------------------------------
+
+_RESULT_FORMAT = {
+    "result_format": "COMPLETE",  # the full unexpected_index_list
+    "partial_unexpected_count": 0,  # no "most common values" summary
+    "return_unexpected_index_query": False,  # no query string over every failing index
+}
 
 
 @contextmanager
@@ -278,7 +142,11 @@ def _quiet() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Engine:
-    """GE's module and an ephemeral data context with one pandas asset, built once."""
+    """GE's module and an ephemeral data context with one pandas asset, built once.
+
+    Get it from :func:`_engine`; every GE run goes through :meth:`run`, which holds the lock
+    and leaves no user data inside GE.
+    """
 
     gx: ModuleType
     context: Any
@@ -335,16 +203,18 @@ def _engine() -> _Engine:
 
 # --- the schema suite --------------------------------------------------------------------
 
-_READABLE = {"email": "an email", "firstname": "a first name", "lastname": "a last name"}
-
 
 def _schema_expectations(
-    definitions: Mapping[str, _Definition],
+    definitions: Mapping[str, Definition],
     columns: Iterable[str] | None = None,
     *,
     identity: bool = True,
 ) -> list[Expectation]:
-    """The schema suite's expectations (for some columns only, if given)."""
+    """The schema suite's expectations (for some columns only, if given).
+
+    :func:`suite_from_schema` takes them all; :func:`validate` builds them per run for the
+    columns it judges, with ``identity`` only when there are new contacts.
+    """
     gx = _engine().gx
     from great_expectations.expectations.row_conditions import Column
 
@@ -353,8 +223,8 @@ def _schema_expectations(
     with _quiet():
         for name in wanted:
             definition = definitions[name]
-            made.extend(_expectation(gx, rule, definition) for rule in _rules(definition))
-        names = _identity_columns(definitions)
+            made.extend(_expectation(gx, rule, definition) for rule in rules_of(definition))
+        names = identity_columns(definitions)
         if identity and names:
             condition: Any = Column("id").is_null()
             for other in names[1:]:
@@ -363,18 +233,14 @@ def _schema_expectations(
                 gx.expectations.ExpectColumnValuesToNotBeNull(
                     column=names[0],
                     row_condition=condition,
-                    description=_identity_text(names),
+                    description=identity_text(names),
                     meta={"hsframe": {"rule": "identity", "property": names[0]}},
                 )
             )
     return made
 
 
-def _identity_text(names: Sequence[str]) -> str:
-    return "a new contact needs " + " or ".join(_READABLE.get(c, c) for c in names)
-
-
-def _expectation(gx: ModuleType, rule: str, definition: _Definition) -> Expectation:
+def _expectation(gx: ModuleType, rule: str, definition: Definition) -> Expectation:
     """One schema expectation for one rule of one property."""
     name = definition.name
     meta: dict[str, Any] = {"hsframe": {"rule": rule, "property": name}}
@@ -389,14 +255,14 @@ def _expectation(gx: ModuleType, rule: str, definition: _Definition) -> Expectat
     if rule == "options":
         return expect.ExpectColumnValuesToMatchRegex(
             column=name,
-            regex=_multi_pattern(definition.options),
+            regex=multi_pattern(definition.options),
             description=f"{name} holds option values joined with ';'",
             meta=meta,
         )
     if rule == "bool":
         return expect.ExpectColumnValuesToBeInSet(
             column=name,
-            value_set=[*_BOOL_VALUES, ""],
+            value_set=[*BOOL_VALUES, ""],
             description=f"{name} is true or false",
             meta=meta,
         )
@@ -450,7 +316,7 @@ def suite_from_schema(properties: Any, *, name: str = "hsframe_schema") -> Expec
          ('expect_column_values_to_be_in_set', 'option'),
          ('expect_column_values_to_not_be_null', 'identity')]
     """
-    definitions = _definitions(properties)
+    definitions = parse_definitions(properties)
     expectations = _schema_expectations(definitions)
     gx = _engine().gx
     with _quiet():
@@ -722,7 +588,7 @@ def validate(
     """
     if rows not in ("changed", "all"):
         raise ValueError(f'rows must be "changed" or "all", not {rows!r}')
-    definitions = _definitions(properties)
+    definitions = parse_definitions(properties)
     user = _user_expectations(suite, expectations)
     ids = _ids(wire.index)
     edits = _edits(wire, ids, changed)
@@ -792,7 +658,7 @@ class _Run:
 
     wire: pd.DataFrame
     ids: Any
-    definitions: dict[str, _Definition]
+    definitions: dict[str, Definition]
     scope: _Scope
     found: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -874,7 +740,7 @@ class _Run:
             dict.fromkeys(c for e in expectations for c in _columns_of(e.configuration.kwargs))
         )
         if any(_rule_of(e.meta)["rule"] == "identity" for e in expectations):
-            identity = [c for c in _identity_columns(self.definitions) if c not in columns]
+            identity = [c for c in identity_columns(self.definitions) if c not in columns]
             columns.extend(identity)
         positions = self.scope.rows_for(columns)
         data: dict[str, Any] = {"id": self.ids[positions]}
@@ -1000,8 +866,8 @@ class _Run:
         kind = rule.get("rule")
         definition = self.definitions.get(str(rule.get("property")))
         if kind == "identity":
-            names = _identity_columns(self.definitions) or tuple(columns)
-            message = f"{_identity_text(names)}; HubSpot refuses to create it otherwise"
+            names = identity_columns(self.definitions) or tuple(columns)
+            message = f"{identity_text(names)}; HubSpot refuses to create it otherwise"
             self.add(position, ", ".join(names), None, config.type, message)
             return
         if kind and definition is not None:
@@ -1077,19 +943,19 @@ def _describe(config: Any) -> str:
     return f"{config.type}({args})"
 
 
-def _option_list(definition: _Definition, limit: int = 12) -> str:
+def _option_list(definition: Definition, limit: int = 12) -> str:
     shown = ", ".join(definition.options[:limit])
     rest = len(definition.options) - limit
     return shown + (f", … ({rest} more)" if rest > 0 else "")
 
 
-def _hint(definition: _Definition, value: str) -> str:
+def _hint(definition: Definition, value: str) -> str:
     """' (did you mean ...?)' when a value is an option's label or differs only in case."""
     guess = definition.labels.get(value.strip().casefold())
     return f" (did you mean {guess!r}?)" if guess is not None and guess != value else ""
 
 
-def _schema_message(kind: str, definition: _Definition, value: str | None, partners: str) -> str:
+def _schema_message(kind: str, definition: Definition, value: str | None, partners: str) -> str:
     """What is wrong with one value, and what to write instead."""
     name = definition.name
     shown = repr(value)

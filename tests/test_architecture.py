@@ -31,6 +31,7 @@ ORDER = [
     "load",
     "diff",
     "cleanup",
+    "rules",
     "validate",
     "expectations",
     "plan",
@@ -44,6 +45,7 @@ ORDER = [
     "sandbox",
     "terminal",
     "demo",
+    "csvfiles",
     "cli",
 ]
 
