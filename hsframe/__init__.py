@@ -42,8 +42,8 @@ from hsframe.errors import (
     TransportError,
     ValidationError,
 )
-from hsframe.journal import resume, undo
 from hsframe.load import read_contacts
+from hsframe.recovery import resume, undo
 from hsframe.result import PushResult
 from hsframe.write import archive
 

@@ -83,8 +83,9 @@ from hsframe.errors import (
     HubSpotError,
     MissingScopesError,
 )
-from hsframe.journal import JournalError, default_directory, resume, undo
+from hsframe.journal import JournalError, default_directory
 from hsframe.load import read_contacts
+from hsframe.recovery import resume, undo
 from hsframe.result import PushInterruptedError, PushResult
 from hsframe.sandbox import TIERS, Sandbox, seed
 from hsframe.sandbox.facade import ContactsSource

@@ -146,7 +146,7 @@ def apply_corrections(
     With ``key="email"``, emails are matched stripped and lower-cased, and rows whose email
     HubSpot does not know become new contacts, written with **batch upsert by email**, not
     batch create: an upsert sent twice (after a lost answer, or by
-    :func:`hsframe.journal.resume`) updates the contact the first one created instead of
+    :func:`hsframe.recovery.resume`) updates the contact the first one created instead of
     creating a second, and a contact someone creates with that email in the meantime is
     updated, not duplicated. With ``key="id"``, only existing contacts are corrected; ids
     HubSpot does not know are reported in ``skipped``.

@@ -24,8 +24,8 @@ from hsframe import cleanup, diff, terminal
 from hsframe.client import READ_SCOPE, WRITE_SCOPE, Client
 from hsframe.config import Secret, Settings
 from hsframe.errors import mask
-from hsframe.journal import CANNOT_RESTORE, undo
 from hsframe.load import read_contacts
+from hsframe.recovery import CANNOT_RESTORE, undo
 from hsframe.result import PushResult
 from hsframe.sandbox import Sandbox
 from hsframe.sandbox.facade import ContactsSource

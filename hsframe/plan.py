@@ -2,7 +2,7 @@
 
 A run (a push, corrections, an archive, an undo) decides everything it will send before it
 sends anything, so that the plan can be journaled first and finished later
-(:func:`hsframe.journal.resume`). This module holds those values and the planner:
+(:func:`hsframe.recovery.resume`). This module holds those values and the planner:
 
 - :class:`Cell`: one change of one property of one contact; :class:`Skip`: a cell left out,
   with the reason.

@@ -4,9 +4,9 @@ A run's events (:mod:`hsframe.send`) say what happened batch by batch; :func:`ta
 them into a :class:`PushResult`, whose cell tables (applied, failed, conflicts, skipped,
 planned) are what the user reads, in a notebook or on the command line. It is a module of its
 own because every kind of run builds or reads one: :mod:`hsframe.write` at the end of a push
-or an archive, :mod:`hsframe.corrections` for bulk corrections, :mod:`hsframe.journal` from a
-journal file on resume and undo, and the command line and the widgets to report. A reader of
-the report need not read the sender.
+or an archive, :mod:`hsframe.corrections` for bulk corrections, :mod:`hsframe.journal` and
+:mod:`hsframe.recovery` from a journal file on resume and undo, and the command line and the
+widgets to report. A reader of the report need not read the sender.
 
 :class:`PushInterruptedError` lives here too: it carries the result of a run that stopped half
 way, and whoever reads results catches it (it is raised by :func:`hsframe.write.finish`).
@@ -55,7 +55,7 @@ _HTML_ROWS = 20
 class PushInterruptedError(HubSpotError):
     """A run stopped half way (the token was refused, the daily limit was reached...).
 
-    Everything sent so far is in the journal; :func:`hsframe.journal.resume` finishes the run
+    Everything sent so far is in the journal; :func:`hsframe.recovery.resume` finishes the run
     once the cause is fixed.
 
     Args:
@@ -122,7 +122,7 @@ class PushResult:
         report: The validation report of the edits, if validation ran.
         ignored: Columns of the frame that are not contact properties (never sent).
         messages: Notes for the user (a dry run with a read-only token...).
-        complete: Every batch has an outcome (False: run :func:`hsframe.journal.resume`).
+        complete: Every batch has an outcome (False: run :func:`hsframe.recovery.resume`).
     """
 
     push_id: str

@@ -8,7 +8,8 @@ everything that talks to HubSpot and must be exactly right when the network is n
 sends the batches on a small thread pool, maps each answer to its inputs by id or trace id
 (:func:`outcome_of`, pure), verifies every written value, and settles batches whose answer
 was lost. It lives apart from the planning and the result so that this part, the one with
-threads and retries, can be read and tested on its own; the journal resumes runs with it.
+threads and retries, can be read and tested on its own; :mod:`hsframe.recovery` resumes runs
+with it.
 :func:`~hsframe.corrections.apply_corrections` finds its contacts with it too: by batch read,
 then by search for emails stored with spaces around them (:meth:`Sender.search_emails`).
 
@@ -19,7 +20,7 @@ create a contact twice. A batch that ends without a usable answer is *settled* b
 back: an update that HubSpot holds is applied, one that still holds the old value is sent
 again; a create is looked up by its email (the one reliable unique key; trace ids are not
 searchable): found means created, not found means sent again, and a new contact without an
-email is reported, never sent twice. :func:`hsframe.journal.resume` settles the same way.
+email is reported, never sent twice. :func:`hsframe.recovery.resume` settles the same way.
 
 **Events.** The journal, the progress bar and any other listener (a review widget) are
 called with :data:`Event` values: :class:`Started`, :class:`Checked`, :class:`Sending`,
@@ -518,7 +519,7 @@ class Sender:
 
     Events are emitted on the calling thread, in order; requests go out on a pool of
     ``client.settings.max_concurrency`` threads. :func:`hsframe.write.run_plan` drives it
-    for a new run, :func:`hsframe.journal.resume` for one taken up from its journal
+    for a new run, :func:`hsframe.recovery.resume` for one taken up from its journal
     (``prior`` holds the events the journal recorded). After an error that stops the run
     (401, 403, a daily 429), :attr:`stopped` holds it and nothing more is sent.
     """

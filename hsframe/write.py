@@ -3,8 +3,8 @@
 A push writes to a production CRM that other people and workflows edit at the same time, and
 HubSpot offers no transaction, no ETag and no If-Match (hubspot-api.md §7). So a push is a
 short, recorded sequence of steps, each of which can be looked at before the next one runs,
-and every one of which can be finished later (:func:`hsframe.journal.resume`) or taken back
-(:func:`hsframe.journal.undo`). Values come first and side effects last (STYLE.md habit 12):
+and every one of which can be finished later (:func:`hsframe.recovery.resume`) or taken back
+(:func:`hsframe.recovery.undo`). Values come first and side effects last (STYLE.md habit 12):
 
 1. **Change set**: :func:`hsframe.diff.changes`, one row per changed cell, in wire form.
 2. **Validation report**: :func:`hsframe.validate.validate_frame` with ``rows="changed"``,
@@ -64,11 +64,11 @@ events) is :mod:`hsframe.send`; this module plans a run and drives the sender, a
 contacts themselves, then run through :func:`run_plan` like a push.
 
 **Module state (an exception to STYLE.md habit 11).** This module must not import
-:mod:`hsframe.journal` (imports flow the other way: the journal resumes and undoes with
-:mod:`hsframe.send`'s sender and this module's runs), yet no push may run unrecorded.
-So :mod:`hsframe.journal` installs its recorder here when it is imported, which ``import
-hsframe`` does, through :func:`set_recorder`; a push without one refuses to start rather
-than write unrecorded.
+:mod:`hsframe.journal` (imports flow the other way: :mod:`hsframe.recovery` resumes and undoes
+from the journal with :mod:`hsframe.send`'s sender and this module's runs), yet no push may run
+unrecorded. So :mod:`hsframe.journal` installs its recorder here when it is imported, which
+``import hsframe`` does, through :func:`set_recorder`; a push without one refuses to start
+rather than write unrecorded.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ def run_plan(
     """Run a plan from the start: scope check, journal, conflict check, send, verify.
 
     The building block of :func:`push`, :func:`hsframe.corrections.apply_corrections`,
-    :func:`archive` and :func:`hsframe.journal.undo`; most code wants one of those.
+    :func:`archive` and :func:`hsframe.recovery.undo`; most code wants one of those.
 
     Args:
         client: The connection.
@@ -804,7 +804,7 @@ def archive(
 
     Batch archive, 100 per request, journaled. HubSpot keeps archived contacts restorable
     for 90 days (in HubSpot: Contacts › Actions › Restore); the API cannot restore them, so
-    :func:`hsframe.journal.undo` of an archive reports them instead of restoring them.
+    :func:`hsframe.recovery.undo` of an archive reports them instead of restoring them.
 
     Args:
         ids: Contact ids (repeats are archived once).

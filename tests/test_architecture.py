@@ -40,6 +40,7 @@ ORDER = [
     "write",
     "corrections",
     "journal",
+    "recovery",
     "widgets",
     "accessor",
     "sandbox",

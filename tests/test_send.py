@@ -2,7 +2,7 @@
 
 The mapping is pure, so it is tested with hand-made batches and answers; sending itself
 (conflict checks, settling lost answers) is tested through pushes in test_write.py and
-resumes in test_journal.py.
+resumes in test_recovery.py.
 """
 
 from __future__ import annotations

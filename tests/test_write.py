@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import hsframe.journal
+import hsframe.recovery
 from hsframe import baseline, diff
 from hsframe.client import Client
 from hsframe.config import Settings
@@ -352,7 +353,7 @@ def test_an_interrupted_push_says_how_to_resume(
     partial = caught.value.result
     assert not partial.complete and partial.journal is not None
     assert str(partial.journal) in str(caught.value)
-    finished = hsframe.journal.resume(partial.journal, client, frame=df, progress=False)
+    finished = hsframe.recovery.resume(partial.journal, client, frame=df, progress=False)
     assert finished.complete and len(finished.applied) == 150
     assert (sb.contacts().loc[df.index[:150], "jobtitle"] == "Half").all()
     assert diff.changes(df).empty

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from hsframe import diff, journal, send, write
+from hsframe import diff, recovery, send, write
 from hsframe.client import WRITE_SCOPE, Client, TokenInfo, default_client
 from hsframe.errors import HubSpotError
 from hsframe.result import PushInterruptedError, PushResult
@@ -55,7 +55,7 @@ Pusher = Callable[..., PushResult]
 """Something called like :func:`hsframe.write.push`."""
 
 Undoer = Callable[..., PushResult]
-"""Something called like :func:`hsframe.journal.undo`."""
+"""Something called like :func:`hsframe.recovery.undo`."""
 
 
 class ReviewModel:
@@ -71,7 +71,7 @@ class ReviewModel:
         journal_dir: Where the journals of the dry run, the push and the undo go (default:
             as for :func:`hsframe.write.push`).
         pusher: Called like :func:`hsframe.write.push` (tests pass a stand-in).
-        undoer: Called like :func:`hsframe.journal.undo`.
+        undoer: Called like :func:`hsframe.recovery.undo`.
 
     Attributes:
         phase: See :data:`Phase`.
@@ -113,7 +113,7 @@ class ReviewModel:
         on_conflict: Literal["skip", "overwrite"] = "skip",
         journal_dir: str | os.PathLike[str] | None = None,
         pusher: Pusher = write.push,
-        undoer: Undoer = journal.undo,
+        undoer: Undoer = recovery.undo,
     ) -> None:
         self.frame = frame
         self.base = base
@@ -245,7 +245,7 @@ class ReviewModel:
         """Whether Undo may be pressed now: after a push that finished and wrote something.
 
         A push that stopped half way cannot be undone until it is finished
-        (:func:`hsframe.journal.resume`): some of its writes may have landed unrecorded.
+        (:func:`hsframe.recovery.resume`): some of its writes may have landed unrecorded.
         """
         return (
             self.phase == "pushed"
@@ -335,7 +335,7 @@ class ReviewModel:
         self._changed()
 
     def undo(self) -> None:
-        """Take the push back (:func:`hsframe.journal.undo`): old values are written where
+        """Take the push back (:func:`hsframe.recovery.undo`): old values are written where
         HubSpot still holds what the push wrote."""
         if not self.can_undo:
             return
