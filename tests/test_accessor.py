@@ -8,18 +8,14 @@ tested in their own modules; one sandbox load here checks the whole path end to 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
-from hsframe import baseline, diff, write
+from hsframe import baseline, diff
 from hsframe.accessor import HubSpotAccessor
 from hsframe.client import connect
 from hsframe.diff import FrameError
@@ -195,30 +191,6 @@ def test_a_load_edit_add_cycle(loaded: pd.DataFrame) -> None:
     assert loaded.hs.changes().empty  # the loaded frame was never touched
 
 
-@dataclass
-class _MemoryJournal:
-    """Stands in for hsframe.journal until it lands: keeps a run's events in memory."""
-
-    path: Path
-    events: list[Any] = field(default_factory=list)
-
-    def __call__(self, event: Any) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def journal() -> Iterator[None]:
-    """The real journal when it exists (importing it installs it), else one in memory."""
-    if importlib.util.find_spec("hsframe.journal") is not None:
-        importlib.import_module("hsframe.journal")
-        yield
-        return
-    write.set_recorder(lambda started, where: _MemoryJournal(Path(where or ".") / "run.jsonl"))
-    yield
-    write.set_recorder(None)
-
-
-@pytest.mark.usefixtures("journal")
 def test_push_delegates_and_moves_the_baseline(sandbox: Sandbox, tmp_path: Path) -> None:
     client = connect(token=sandbox.token, base_url=sandbox.url)
     try:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
+from store_checks import changed_cells, crm_requests
 
 from hsframe import baseline
 from hsframe.client import Client
@@ -37,20 +37,6 @@ def client(sb: Sandbox) -> Iterator[Client]:
 @pytest.fixture
 def journal_dir(tmp_path: Path) -> Path:
     return tmp_path / "journal"
-
-
-def crm_requests(sb: Sandbox) -> list[Any]:
-    return [r for r in sb.requests if r.path.startswith("/crm/v3/objects")]
-
-
-def changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> set[tuple[int, str]]:
-    """Cells whose wire value differs (lastmodifieddate, which every write moves, aside)."""
-    common = before.columns.intersection(after.columns).drop("lastmodifieddate")
-    old = before.loc[before.index.intersection(after.index), common].astype(object)
-    new = after.loc[old.index, common].astype(object)
-    differ = ~((old == new) | (old.isna() & new.isna()))
-    stacked = differ.stack()
-    return {(int(i), str(p)) for (i, p), v in stacked.items() if v}
 
 
 # --- corrections ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from store_checks import changed_cells, crm_requests
 
 import hsframe.journal
 import hsframe.recovery
@@ -50,20 +51,6 @@ def journal_dir(tmp_path: Path) -> Path:
 
 def load(client: Client, properties: list[str] = PROPERTIES) -> pd.DataFrame:
     return read_contacts(client, properties=properties, progress=False)
-
-
-def crm_requests(sb: Sandbox) -> list[Any]:
-    return [r for r in sb.requests if r.path.startswith("/crm/v3/objects")]
-
-
-def changed_cells(before: pd.DataFrame, after: pd.DataFrame) -> set[tuple[int, str]]:
-    """Cells whose wire value differs (lastmodifieddate, which every write moves, aside)."""
-    common = before.columns.intersection(after.columns).drop("lastmodifieddate")
-    old = before.loc[before.index.intersection(after.index), common].astype(object)
-    new = after.loc[old.index, common].astype(object)
-    differ = ~((old == new) | (old.isna() & new.isna()))
-    stacked = differ.stack()
-    return {(int(i), str(p)) for (i, p), v in stacked.items() if v}
 
 
 # --- pushing to the sandbox ------------------------------------------------------------------

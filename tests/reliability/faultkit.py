@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from store_checks import crm_requests
 
 from hsframe.client import Client
 from hsframe.config import Secret, Settings
@@ -76,11 +77,6 @@ def make_client(sb: Sandbox, token: str | None = None, **options: Any) -> Client
     settings = Settings(token=Secret(token or sb.token), base_url=sb.url, **options)
     transport = Transport(settings, sleep=quick_sleep, budget=RateBudget(settings.tier))
     return Client(transport)
-
-
-def crm_requests(sb: Sandbox) -> list[Any]:
-    """The CRM requests in the sandbox's log (contacts endpoints only)."""
-    return [r for r in sb.requests if r.path.startswith("/crm/v3/objects")]
 
 
 def writes(sb: Sandbox) -> list[Any]:

@@ -55,12 +55,12 @@ from faultkit import (
     WINDOW,
     Intent,
     Ledger,
-    crm_requests,
     frame_verdict,
     make_client,
     unique_emails,
     verdict,
 )
+from store_checks import crm_requests
 
 import hsframe as hs
 from hsframe import corrections, diff, send, write

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
+import nbclient
+import nbformat
 import pandas as pd
 import pytest
 from faultkit import (
@@ -461,8 +463,6 @@ def test_executed_notebooks_hold_no_token(
     (all three in the full form, the first in the reduced one) the same scan is counted
     for the report, journals included. No HUBSPOT_* variable is set (the autouse fixture
     clears them), so each notebook starts its own sandbox; a last cell prints its token."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     names = names if FULL else names[:1]
     ledger.kind = "secret"

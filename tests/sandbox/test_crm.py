@@ -19,6 +19,7 @@ from crm_fixtures import (
     make_api,
 )
 
+from hsframe.sandbox import seed
 from hsframe.sandbox.crm import (
     PROPERTY_READ_SCOPES,
     READ_SCOPES,
@@ -1234,11 +1235,7 @@ def test_many_threads_writing_through_the_endpoints() -> None:
 
 
 def test_the_sample_portal_loads_and_answers() -> None:
-    seed = pytest.importorskip("hsframe.sandbox.seed")
-    try:
-        properties = seed.load_properties()
-    except FileNotFoundError:
-        pytest.skip("sample data not present")
+    properties = seed.load_properties()
     contacts = seed.generate_contacts(300, seed=0)
     store = Store.from_frame(properties, contacts)
     crm = Crm(store, settings=CrmSettings(shuffle_results=False))

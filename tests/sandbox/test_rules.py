@@ -12,7 +12,7 @@ from crm_fixtures import PROPERTIES
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hsframe.sandbox import rules
+from hsframe.sandbox import rules, seed
 from hsframe.sandbox.rules import Problem, check_values
 
 DEFS = {p["name"]: p for p in PROPERTIES}
@@ -340,11 +340,7 @@ def test_email_check(email: str, valid: bool) -> None:
 
 def test_sample_property_definitions_are_all_understood() -> None:
     """Every definition of the sample portal validates its own options and types."""
-    seed = pytest.importorskip("hsframe.sandbox.seed")
-    try:
-        properties = seed.load_properties()
-    except FileNotFoundError:
-        pytest.skip("sample data not present")
+    properties = seed.load_properties()
     definitions = {p["name"]: p for p in properties}
     for definition in properties:
         name = definition["name"]
