@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +45,12 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
     set_default_client(None)
     yield
     set_default_client(None)
+
+
+@pytest.fixture
+def journal_dir(tmp_path: Path) -> Path:
+    """Where a test's push journals go: its own temporary folder, never the user's."""
+    return tmp_path / "journal"
 
 
 class FakeClock:

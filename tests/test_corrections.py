@@ -34,11 +34,6 @@ def client(sb: Sandbox) -> Iterator[Client]:
         yield c
 
 
-@pytest.fixture
-def journal_dir(tmp_path: Path) -> Path:
-    return tmp_path / "journal"
-
-
 # --- corrections ---------------------------------------------------------------------------------
 
 

@@ -51,11 +51,6 @@ def client(sb: Sandbox) -> Iterator[Client]:
         yield c
 
 
-@pytest.fixture
-def journal_dir(tmp_path: Path) -> Path:
-    return tmp_path / "journal"
-
-
 def the_journal(directory: Path) -> Path:
     [path] = [p for p in directory.iterdir() if "-push-" in p.name]
     return path

@@ -44,11 +44,6 @@ def client(sb: Sandbox) -> Iterator[Client]:
         yield c
 
 
-@pytest.fixture
-def journal_dir(tmp_path: Path) -> Path:
-    return tmp_path / "journal"
-
-
 def load(client: Client, properties: list[str] = PROPERTIES) -> pd.DataFrame:
     return read_contacts(client, properties=properties, progress=False)
 
