@@ -19,7 +19,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hsframe"
 
 # Data-flow order (DESIGN.md's table, with three swaps the code needs: ratelimit before
 # transport, which spends the budget; baseline before load, which registers it; widgets
-# before accessor, whose df.hs.review() opens the review widget).
+# before accessor, whose df.hs.review() opens the review widget). Modules split out of the
+# table's larger ones sit next to them: rules before validate (which rules apply, without
+# Great Expectations), plan/send/result around write, corrections after it, recovery after
+# journal, csvfiles before cli; cleanup, expectations, terminal and demo are additions.
 ORDER = [
     "errors",
     "config",
