@@ -210,5 +210,6 @@ def multi_pattern(options: Sequence[str]) -> str:
 
 
 def identity_text(names: Sequence[str]) -> str:
-    """The identity rule in words: its description here, and the start of its failure message."""
+    """The identity rule in words: its expectation's description, and the start of its failure
+    message."""
     return "a new contact needs " + " or ".join(_READABLE.get(c, c) for c in names)
