@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import multiprocessing as mp
-import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from fresh import PeakMemory, in_fresh_process, wide_contacts
 from remote import TIER, WINDOW, RemoteSandbox
 
 LATENCY = 0.3
@@ -120,19 +119,13 @@ def measure(tool: str, load: Callable[[str, str], int], contacts: int, latency: 
 
 
 def _decode_cost(conn: Connection, contacts: int, properties: int) -> None:
-    """In a fresh process: build API records, then decode them, watching peak RSS."""
+    """In a fresh process: build API records, then decode them, watching memory."""
     import pandas as pd
 
-    from hsframe.sandbox import generate_contacts, load_properties
     from hsframe.schema import Schema
 
-    definitions = load_properties()
-    wire = generate_contacts(contacts, seed=1)
-    # The generated columns, then further defined properties (left unset, as many are).
+    definitions, wire = wide_contacts(contacts, properties)
     names = list(wire.columns)
-    names += [d["name"] for d in definitions if d["name"] not in names]
-    names = names[:properties]
-    wire = wire.reindex(columns=names)
     ids = [str(i) for i in range(1_000_001, 1_000_001 + contacts)]
     values = wire.astype(object).where(wire.notna(), None)
     records = [
@@ -142,15 +135,13 @@ def _decode_cost(conn: Connection, contacts: int, properties: int) -> None:
     del wire, values
     schema = Schema.from_definitions(definitions)
     gc.collect()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    began = time.perf_counter()
-    frame = schema.decode(records, names)
-    seconds = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        frame = schema.decode(records, names)
+        seconds = time.perf_counter() - began
     size = int(frame.memory_usage(deep=True).sum())
     assert isinstance(frame, pd.DataFrame) and frame.shape == (contacts, properties)
-    # ru_maxrss is in KiB on Linux.
-    conn.send((seconds, (peak - before) * 1024, size))
+    conn.send((seconds, memory.extra, size))
 
 
 @dataclass(frozen=True)
@@ -163,12 +154,7 @@ class DecodeCost:
 
 
 def decode_cost(contacts: int, properties: int = 60) -> DecodeCost:
-    context = mp.get_context("spawn")
-    conn, child = context.Pipe()
-    process = context.Process(target=_decode_cost, args=(child, contacts, properties))
-    process.start()
-    seconds, peak, size = conn.recv()
-    process.join()
+    seconds, peak, size = in_fresh_process(_decode_cost, contacts, properties)
     return DecodeCost(contacts, properties, seconds, peak, size)
 
 

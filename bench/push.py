@@ -35,17 +35,15 @@ from __future__ import annotations
 import argparse
 import gc
 import math
-import multiprocessing as mp
-import resource
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from fresh import PeakMemory, in_fresh_process, wide_contacts
 from remote import TIER, WINDOW, RemoteSandbox
 
 LATENCY = 0.3
@@ -160,45 +158,6 @@ def run_pushes(contacts: int, sample: int, latency: float) -> list[Run]:
 # -- the local cost of a push ----------------------------------------------------------------------
 
 
-class _PeakMemory:
-    """Samples this process's resident memory every few milliseconds (psutil), falling
-    back on the kernel's high-water mark when psutil is missing."""
-
-    def __init__(self) -> None:
-        try:
-            import psutil
-
-            self._process: Any = psutil.Process()
-        except ImportError:
-            self._process = None
-        self.start = self._rss()
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _rss(self) -> int:
-        if self._process is not None:
-            return int(self._process.memory_info().rss)
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self) -> _PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def extra(self) -> int:
-        return self.peak - self.start
-
-
 def warm_up(frame: Any) -> float:
     """Validate one edit of a copy of ``frame``, so that Great Expectations' one-time import
     (a few seconds, once per Python session) is not counted in what is measured next.
@@ -255,15 +214,10 @@ def _local_cost(conn: Connection, contacts: int, properties: int) -> None:
     import pandas as pd
 
     from hsframe import baseline, write
-    from hsframe.sandbox import generate_contacts, load_properties
     from hsframe.schema import Schema
 
-    definitions = load_properties()
+    definitions, wire = wide_contacts(contacts, properties)
     schema = Schema.from_definitions(definitions)
-    wire = generate_contacts(contacts, seed=1)
-    names = list(wire.columns)
-    names += [d["name"] for d in definitions if d["name"] not in names]
-    wire = wire.reindex(columns=names[:properties])
     frame = schema.decode(wire)
     frame.index = pd.Index(frame.index.astype("Int64"), name="id")
     del wire
@@ -275,7 +229,7 @@ def _local_cost(conn: Connection, contacts: int, properties: int) -> None:
     assigned = _edit(edited, schema, 0.01, seed=2)
     size = int(edited.memory_usage(deep=True).sum())
     gc.collect()
-    with _PeakMemory() as memory:
+    with PeakMemory() as memory:
         began = time.perf_counter()
         ready = write.prepare(edited)
         seconds = time.perf_counter() - began
@@ -305,13 +259,7 @@ class LocalCost:
 
 
 def local_cost(contacts: int, properties: int = 60) -> LocalCost:
-    context = mp.get_context("spawn")
-    conn, child = context.Pipe()
-    process = context.Process(target=_local_cost, args=(child, contacts, properties))
-    process.start()
-    figures = conn.recv()
-    process.join()
-    return LocalCost(contacts, properties, *figures)
+    return LocalCost(contacts, properties, *in_fresh_process(_local_cost, contacts, properties))
 
 
 # -- report ----------------------------------------------------------------------------------------
